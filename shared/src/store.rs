@@ -1,0 +1,349 @@
+//! Object storage through the S3 API (AWS S3 or MinIO, chosen by the standard SDK endpoint
+//! variables such as `AWS_ENDPOINT_URL_S3`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::{ByteStream, ByteStreamError};
+use aws_sdk_s3::types::{Tag, Tagging};
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// S3 allows at most this many tags on one object.
+pub const MAX_TAGS: usize = 10;
+
+/// Error raised by a storage call, with the operation and object it concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{operation} on {bucket}/{key} failed: {message}")]
+    Request {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        message: String,
+    },
+    #[error("reading {bucket}/{key} failed: {source}")]
+    Body {
+        bucket: String,
+        key: String,
+        source: ByteStreamError,
+    },
+    #[error("stored JSON at {bucket}/{key} is invalid: {source}")]
+    Json {
+        bucket: String,
+        key: String,
+        source: serde_json::Error,
+    },
+    #[error("invalid presign expiry: {0}")]
+    Expiry(String),
+}
+
+/// Identifies one object, optionally one version of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Location<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub version_id: Option<&'a str>,
+}
+
+/// Metadata of an object as found by HEAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+/// Result of adding a tag to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagOutcome {
+    Tagged,
+    /// The object already has [`MAX_TAGS`] other tags, so none was added.
+    LimitReached,
+}
+
+/// A presigned request a browser can send without credentials.
+#[derive(Debug, Clone, Serialize)]
+pub struct PresignedRequest {
+    pub method: String,
+    pub url: String,
+    /// Headers the client must send exactly as given, because they are signed.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// An S3 client with the operations Filestore needs.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+}
+
+fn request_error<E, R>(
+    operation: &'static str,
+    location: Location<'_>,
+    err: SdkError<E, R>,
+) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::Request {
+        operation,
+        bucket: location.bucket.to_string(),
+        key: location.key.to_string(),
+        message: DisplayErrorContext(err).to_string(),
+    }
+}
+
+fn http_status<E, R: HttpStatus>(err: &SdkError<E, R>) -> Option<u16> {
+    err.raw_response().map(HttpStatus::status_code)
+}
+
+fn is_not_found<E: ProvideErrorMetadata, R: HttpStatus>(err: &SdkError<E, R>) -> bool {
+    let code = err.as_service_error().and_then(|e| e.code());
+    matches!(code, Some("NoSuchKey" | "NotFound" | "NoSuchVersion"))
+        || http_status(err) == Some(404)
+}
+
+/// Raw responses whose HTTP status can be read.
+trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+impl Store {
+    /// Builds a client from the standard AWS environment. `force_path_style` is needed for MinIO.
+    pub async fn from_env(force_path_style: bool) -> Self {
+        let shared = aws_config::load_from_env().await;
+        let config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(force_path_style)
+            .build();
+        Self {
+            client: Client::from_conf(config),
+        }
+    }
+
+    /// Wraps an existing client.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// Returns the underlying SDK client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Returns the object's metadata, or `None` if it (or that version) does not exist.
+    pub async fn head(&self, at: Location<'_>) -> Result<Option<ObjectInfo>, StoreError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(at.bucket)
+            .key(at.key)
+            .set_version_id(at.version_id.map(str::to_string))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(ObjectInfo {
+                size: out.content_length.unwrap_or_default().max(0) as u64,
+                etag: out.e_tag.map(|e| e.trim_matches('"').to_string()),
+                version_id: out.version_id,
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(request_error("HeadObject", at, e)),
+        }
+    }
+
+    /// Opens the object's body, only if its ETag still equals `etag` when one is given.
+    /// Returns `None` if the object is gone or was replaced.
+    pub async fn open(
+        &self,
+        at: Location<'_>,
+        etag: Option<&str>,
+    ) -> Result<Option<ByteStream>, StoreError> {
+        let result = self
+            .client
+            .get_object()
+            .bucket(at.bucket)
+            .key(at.key)
+            .set_version_id(at.version_id.map(str::to_string))
+            .set_if_match(etag.map(|e| format!("\"{e}\"")))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(out.body)),
+            Err(e) if is_not_found(&e) || http_status(&e) == Some(412) => Ok(None),
+            Err(e) => Err(request_error("GetObject", at, e)),
+        }
+    }
+
+    /// Sets one tag on the object, keeping every other tag it already has.
+    pub async fn merge_tag(
+        &self,
+        at: Location<'_>,
+        name: &str,
+        value: &str,
+    ) -> Result<TagOutcome, StoreError> {
+        let current = self
+            .client
+            .get_object_tagging()
+            .bucket(at.bucket)
+            .key(at.key)
+            .set_version_id(at.version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| request_error("GetObjectTagging", at, e))?;
+        let mut tags: Vec<Tag> = current
+            .tag_set
+            .into_iter()
+            .filter(|t| t.key != name)
+            .collect();
+        if tags.len() >= MAX_TAGS {
+            return Ok(TagOutcome::LimitReached);
+        }
+        tags.push(
+            Tag::builder()
+                .key(name)
+                .value(value)
+                .build()
+                .expect("key and value are set"),
+        );
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(tags))
+            .build()
+            .expect("tag set is set");
+        self.client
+            .put_object_tagging()
+            .bucket(at.bucket)
+            .key(at.key)
+            .set_version_id(at.version_id.map(str::to_string))
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|e| request_error("PutObjectTagging", at, e))?;
+        Ok(TagOutcome::Tagged)
+    }
+
+    /// Deletes the object, or exactly the given version of it.
+    pub async fn delete(&self, at: Location<'_>) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(at.bucket)
+            .key(at.key)
+            .set_version_id(at.version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| request_error("DeleteObject", at, e))?;
+        Ok(())
+    }
+
+    /// Stores a value as a JSON object.
+    pub async fn put_json<T: Serialize>(
+        &self,
+        bucket: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let at = Location {
+            bucket,
+            key,
+            version_id: None,
+        };
+        let body = serde_json::to_vec(value).map_err(|source| StoreError::Json {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            source,
+        })?;
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| request_error("PutObject", at, e))?;
+        Ok(())
+    }
+
+    /// Reads a JSON object, or returns `None` if it does not exist.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let at = Location {
+            bucket,
+            key,
+            version_id: None,
+        };
+        let Some(body) = self.open(at, None).await? else {
+            return Ok(None);
+        };
+        let bytes = collect(body, at).await?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| StoreError::Json {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                source,
+            })
+    }
+
+    /// Presigns a PUT whose content type and exact length are part of the signature, so storage
+    /// rejects an upload of any other length or type.
+    pub async fn presign_put(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, StoreError> {
+        let at = Location {
+            bucket,
+            key,
+            version_id: None,
+        };
+        let config = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| StoreError::Expiry(e.to_string()))?;
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(size as i64)
+            .presigned(config)
+            .await
+            .map_err(|e| request_error("PresignPutObject", at, e))?;
+        let headers = presigned
+            .headers()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+            .collect();
+        Ok(PresignedRequest {
+            method: presigned.method().to_string(),
+            url: presigned.uri().to_string(),
+            headers,
+        })
+    }
+}
+
+async fn collect(body: ByteStream, at: Location<'_>) -> Result<Bytes, StoreError> {
+    body.collect()
+        .await
+        .map(|data| data.into_bytes())
+        .map_err(|source| StoreError::Body {
+            bucket: at.bucket.to_string(),
+            key: at.key.to_string(),
+            source,
+        })
+}
