@@ -1,0 +1,167 @@
+//! Entry point of the scan function: bucket events from the Lambda runtime, or MinIO webhook
+//! requests arriving through a function URL.
+
+use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
+use base64::Engine;
+use filestore::clamd::Scanner;
+use filestore::event::{EventError, RecordKind, parse_notification};
+use filestore::http::constant_time_eq;
+use filestore::store::{Store, StoreError};
+use filestore::verdict::VerdictRecord;
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tracing::{debug, error, warn};
+
+use crate::config::Config;
+use crate::notify::{NotifyClient, NotifyError};
+use crate::scan::process;
+
+/// Everything the handler needs, built once at start-up.
+pub struct App<S> {
+    pub config: Config,
+    pub store: Store,
+    pub scanner: S,
+    pub notify: NotifyClient,
+}
+
+/// Error that fails the invocation so the event is delivered again.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+}
+
+impl From<ScanError> for lambda_runtime::Diagnostic {
+    fn from(error: ScanError) -> Self {
+        let error_type = match &error {
+            ScanError::Store(_) => "StoreError",
+            ScanError::Notify(_) => "NotifyError",
+        };
+        Self {
+            error_type: error_type.into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// Summary returned for one notification.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub verdicts: Vec<VerdictRecord>,
+    /// Records with no work, such as deletes, tagging changes and objects already gone.
+    pub skipped: usize,
+}
+
+/// Handles one invocation, telling function URL requests from direct bucket events.
+pub async fn handle<S: Scanner>(
+    app: &App<S>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, ScanError> {
+    let payload = event.payload;
+    if payload.pointer("/requestContext/http").is_some() {
+        return Ok(handle_http(app, payload).await);
+    }
+
+    let body = serde_json::to_vec(&payload).unwrap_or_default();
+    match parse_notification(&body) {
+        Ok(records) => Ok(json!(scan_records(app, records).await?)),
+        Err(e) => {
+            // A malformed event does not improve on redelivery, so it is reported, not retried.
+            warn!(error = %e, "invalid bucket event");
+            Ok(json!({ "error": "invalid_event", "message": e.to_string() }))
+        }
+    }
+}
+
+/// Scans every record of one notification in order.
+pub async fn scan_records<S: Scanner>(
+    app: &App<S>,
+    records: Vec<RecordKind>,
+) -> Result<Summary, ScanError> {
+    let mut summary = Summary {
+        verdicts: Vec::new(),
+        skipped: 0,
+    };
+    for record in records {
+        match record {
+            RecordKind::Ignored { event_name, key } => {
+                debug!(event_name, key, "record ignored");
+                summary.skipped += 1;
+            }
+            RecordKind::Created(object) => match process(app, &object).await? {
+                Some(verdict) => summary.verdicts.push(verdict),
+                None => summary.skipped += 1,
+            },
+        }
+    }
+    Ok(summary)
+}
+
+/// Handles a MinIO webhook delivery: checks the bearer token, scans, and answers 200, or 5xx so
+/// MinIO keeps the event queued and sends it again.
+async fn handle_http<S: Scanner>(app: &App<S>, payload: Value) -> Value {
+    let request: LambdaFunctionUrlRequest = match serde_json::from_value(payload) {
+        Ok(request) => request,
+        Err(e) => return response(400, "invalid_request", &e.to_string()),
+    };
+    if !authorized(app, &request) {
+        warn!("webhook request without a valid bearer token");
+        return response(401, "unauthorized", "missing or invalid bearer token");
+    }
+    let body = match request_body(&request) {
+        Ok(body) => body,
+        Err(e) => return response(400, "invalid_body", &e.to_string()),
+    };
+    let records = match parse_notification(&body) {
+        Ok(records) => records,
+        Err(e @ (EventError::InvalidJson(_) | EventError::MissingField { .. })) => {
+            warn!(error = %e, "invalid webhook body");
+            return response(400, "invalid_event", &e.to_string());
+        }
+    };
+    match scan_records(app, records).await {
+        Ok(summary) => http_json(200, &json!(summary)),
+        Err(e) => {
+            error!(error = %e, "scan failed; the event will be delivered again");
+            response(503, "scan_failed", "scan failed; retry later")
+        }
+    }
+}
+
+fn authorized<S>(app: &App<S>, request: &LambdaFunctionUrlRequest) -> bool {
+    let Some(expected) = app.config.webhook_token.as_deref() else {
+        return false;
+    };
+    let header = request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
+    constant_time_eq(token.as_bytes(), expected.as_bytes())
+}
+
+fn request_body(request: &LambdaFunctionUrlRequest) -> Result<Vec<u8>, base64::DecodeError> {
+    let body = request.body.as_deref().unwrap_or_default();
+    if request.is_base64_encoded {
+        base64::engine::general_purpose::STANDARD.decode(body)
+    } else {
+        Ok(body.as_bytes().to_vec())
+    }
+}
+
+fn response(status: u16, code: &str, message: &str) -> Value {
+    http_json(status, &json!({ "error": code, "message": message }))
+}
+
+fn http_json(status: u16, body: &Value) -> Value {
+    json!({
+        "statusCode": status,
+        "headers": { "content-type": "application/json" },
+        "body": body.to_string(),
+        "isBase64Encoded": false,
+    })
+}
