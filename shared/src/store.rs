@@ -87,14 +87,22 @@ fn request_error<E, R>(
     err: SdkError<E, R>,
 ) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: HttpStatus + std::fmt::Debug + Send + Sync + 'static,
 {
+    let message = match (err.as_service_error(), http_status(&err)) {
+        (Some(service), Some(status)) => format!(
+            "HTTP {status} {}: {}",
+            service.code().unwrap_or("no error code"),
+            service.message().unwrap_or("no message")
+        ),
+        _ => DisplayErrorContext(err).to_string(),
+    };
     StoreError::Request {
         operation,
         bucket: location.bucket.to_string(),
         key: location.key.to_string(),
-        message: DisplayErrorContext(err).to_string(),
+        message,
     }
 }
 

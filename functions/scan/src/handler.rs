@@ -163,5 +163,6 @@ fn http_json(status: u16, body: &Value) -> Value {
         "headers": { "content-type": "application/json" },
         "body": body.to_string(),
         "isBase64Encoded": false,
+        "cookies": [],
     })
 }

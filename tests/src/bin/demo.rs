@@ -30,7 +30,7 @@ fn print_row(columns: [&str; 8]) {
         detail,
     ] = columns;
     println!(
-        "{file:<26} {declared:<16} {detected:<44} {verdict:<9} {action:<8} {webhook:<17} {ms:>6}  {detail}"
+        "{file:<26} {declared:<16} {detected:<46} {verdict:<9} {action:<8} {webhook:<17} {ms:>6}  {detail}"
     );
 }
 
