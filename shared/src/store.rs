@@ -43,7 +43,7 @@ pub enum StoreError {
 }
 
 /// Identifies one object, optionally one version of it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
@@ -282,6 +282,58 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a value as a JSON object only if no object exists at that key yet. Returns `false`
+    /// when another writer got there first, so that only one of several concurrent writers wins.
+    pub async fn put_json_if_absent<T: Serialize>(
+        &self,
+        bucket: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<bool, StoreError> {
+        let at = Location {
+            bucket,
+            key,
+            version_id: None,
+        };
+        let body = serde_json::to_vec(value).map_err(|source| StoreError::Json {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            source,
+        })?;
+        let result = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(http_status(&e), Some(412 | 409)) => Ok(false),
+            Err(e) => Err(request_error("PutObject", at, e)),
+        }
+    }
+
+    /// Copies one object version to another bucket under the same key.
+    pub async fn copy_to(&self, from: Location<'_>, bucket: &str) -> Result<(), StoreError> {
+        let mut source = format!("{}/{}", from.bucket, encode_key(from.key));
+        if let Some(version) = from.version_id {
+            source.push_str(&format!("?versionId={}", encode_key(version)));
+        }
+        self.client
+            .copy_object()
+            .bucket(bucket)
+            .key(from.key)
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| request_error("CopyObject", from, e))?;
+        Ok(())
+    }
+
     /// Reads a JSON object, or returns `None` if it does not exist.
     pub async fn get_json<T: DeserializeOwned>(
         &self,
@@ -343,6 +395,18 @@ impl Store {
             headers,
         })
     }
+}
+
+/// Percent-encodes a key for `x-amz-copy-source`, keeping `/` as the path separator.
+fn encode_key(key: &str) -> String {
+    key.split('/')
+        .map(|segment| {
+            form_urlencoded::byte_serialize(segment.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 async fn collect(body: ByteStream, at: Location<'_>) -> Result<Bytes, StoreError> {

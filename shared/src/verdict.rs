@@ -43,7 +43,9 @@ impl Verdict {
 pub enum Action {
     Tagged,
     Deleted,
-    /// The object was gone or replaced before the action, so nothing was changed.
+    /// Copied to the quarantine bucket, then deleted from the incoming bucket.
+    Quarantined,
+    /// Nothing was changed; `action_note` says why (object replaced, tag limit reached).
     Skipped,
 }
 
@@ -63,6 +65,8 @@ pub struct VerdictRecord {
     #[serde(flatten)]
     pub verdict: Verdict,
     pub action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_note: Option<String>,
     /// RFC 3339 time the verdict was reached.
     pub scanned_at: String,
     pub scan_ms: u64,

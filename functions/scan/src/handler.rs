@@ -4,7 +4,7 @@
 use aws_lambda_events::event::lambda_function_urls::LambdaFunctionUrlRequest;
 use base64::Engine;
 use filestore::clamd::Scanner;
-use filestore::event::{EventError, RecordKind, parse_notification};
+use filestore::event::{Envelope, RecordKind, SqsMessage, parse_envelope, parse_notification};
 use filestore::http::constant_time_eq;
 use filestore::store::{Store, StoreError};
 use filestore::verdict::VerdictRecord;
@@ -15,7 +15,7 @@ use tracing::{debug, error, warn};
 
 use crate::config::Config;
 use crate::notify::{NotifyClient, NotifyError};
-use crate::scan::process;
+use crate::process::process;
 
 /// Everything the handler needs, built once at start-up.
 pub struct App<S> {
@@ -65,15 +65,57 @@ pub async fn handle<S: Scanner>(
         return Ok(handle_http(app, payload).await);
     }
 
-    let body = serde_json::to_vec(&payload).unwrap_or_default();
-    match parse_notification(&body) {
-        Ok(records) => Ok(json!(scan_records(app, records).await?)),
+    match parse_envelope(payload) {
+        Ok(Envelope::Records(records)) => Ok(json!(scan_records(app, records).await?)),
+        Ok(Envelope::Sqs(messages)) => Ok(json!(scan_sqs_batch(app, messages).await)),
         Err(e) => {
             // A malformed event does not improve on redelivery, so it is reported, not retried.
             warn!(error = %e, "invalid bucket event");
             Ok(json!({ "error": "invalid_event", "message": e.to_string() }))
         }
     }
+}
+
+/// Scans an SQS batch message by message and reports the failed ones, so SQS redelivers only
+/// those (`ReportBatchItemFailures`). A message that cannot be parsed fails too, so that after
+/// the queue's receive limit it lands in the dead-letter queue instead of vanishing.
+pub async fn scan_sqs_batch<S: Scanner>(
+    app: &App<S>,
+    messages: Vec<SqsMessage>,
+) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    for message in messages {
+        let result = match message.records {
+            Ok(records) => scan_records(app, records)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = result {
+            warn!(message_id = %message.message_id, error, "SQS message failed");
+            failures.push(BatchItemFailure {
+                item_identifier: message.message_id,
+            });
+        }
+    }
+    SqsBatchResponse {
+        batch_item_failures: failures,
+    }
+}
+
+/// Answer to an SQS batch, in the shape Lambda's partial batch response expects.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SqsBatchResponse {
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+/// One failed message of an SQS batch.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItemFailure {
+    pub item_identifier: String,
 }
 
 /// Scans every record of one notification in order.
@@ -117,7 +159,7 @@ async fn handle_http<S: Scanner>(app: &App<S>, payload: Value) -> Value {
     };
     let records = match parse_notification(&body) {
         Ok(records) => records,
-        Err(e @ (EventError::InvalidJson(_) | EventError::MissingField { .. })) => {
+        Err(e) => {
             warn!(error = %e, "invalid webhook body");
             return response(400, "invalid_event", &e.to_string());
         }

@@ -19,9 +19,12 @@
 //! Output: one verdict per new object (`clean`, `infected`, `spoofed`, `unscannable`, `error`)
 //! sent to notify; the invocation fails only when a retry can help.
 
+mod act;
 mod config;
 mod handler;
+mod ledger;
 mod notify;
+mod process;
 mod scan;
 
 use std::time::Duration;

@@ -1,7 +1,12 @@
-//! Bucket notification parsing for AWS S3 events and MinIO webhook bodies.
+//! Bucket notification parsing: AWS S3 events and MinIO webhook bodies, whether they arrive
+//! directly, inside SNS notifications, inside SQS messages, or as EventBridge events.
+
+mod envelope;
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use serde::Serialize;
+
+pub use envelope::{Envelope, SqsMessage, parse_envelope};
 
 /// Error raised when a notification body cannot be read as an S3 event.
 #[derive(Debug, thiserror::Error)]
@@ -10,6 +15,11 @@ pub enum EventError {
     InvalidJson(#[from] serde_json::Error),
     #[error("record {index} is missing {field}")]
     MissingField { index: usize, field: &'static str },
+    #[error("{kind} envelope is missing {field}")]
+    MalformedEnvelope {
+        kind: &'static str,
+        field: &'static str,
+    },
 }
 
 /// One object named by a bucket notification record, with its key already decoded.
@@ -43,9 +53,11 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<RecordKind>, EventError> {
         return Ok(Vec::new());
     }
     let value: serde_json::Value = serde_json::from_slice(body)?;
-    if value.get("Records").is_none() {
-        return Ok(Vec::new());
-    }
+    envelope::parse_records(value)
+}
+
+/// Parses a value already known to hold S3 records (`{"Records":[...]}` with `s3` entries).
+fn parse_s3_records(value: serde_json::Value) -> Result<Vec<RecordKind>, EventError> {
     let event: S3Event = serde_json::from_value(value)?;
     event
         .records

@@ -1,0 +1,133 @@
+//! Handling one object: find or decide its verdict, act on it, and hand it to notify.
+
+use std::time::Instant;
+
+use filestore::clamd::Scanner;
+use filestore::event::ObjectRef;
+use filestore::store::Location;
+use filestore::verdict::{Action, VerdictRecord, now_rfc3339, upload_id_of};
+use tracing::info;
+
+use crate::act::act;
+use crate::handler::{App, ScanError};
+use crate::ledger::{self, Entry};
+use crate::scan::decide;
+
+/// Handles one new object. Returns `None` when the object is gone or was replaced and no verdict
+/// exists for the version the event named, because the event for the newer content decides.
+pub async fn process<S: Scanner>(
+    app: &App<S>,
+    object: &ObjectRef,
+) -> Result<Option<VerdictRecord>, ScanError> {
+    let started = Instant::now();
+    let requested = Location {
+        bucket: &object.bucket,
+        key: &object.key,
+        version_id: object.version_id.as_deref(),
+    };
+    let info = app.store.head(requested).await?;
+    let replaced = matches!((&object.etag, &info), (Some(expected), Some(found)) if found.etag.as_ref() != Some(expected));
+
+    let Some(info) = info.filter(|_| !replaced) else {
+        return replay_event_version(app, object).await;
+    };
+    let version_id = object.version_id.clone().or(info.version_id.clone());
+    let identity = version_id.clone().or(info.etag.clone()).unwrap_or_default();
+    let ledger_key = ledger::ledger_key(&object.bucket, &object.key, &identity);
+    if let Some(entry) = ledger::find(app, &ledger_key).await? {
+        info!(key = %object.key, verdict = entry.record.verdict.name(), "verdict already decided; replaying");
+        return finish(app, &ledger_key, entry).await.map(Some);
+    }
+
+    let at = Location {
+        version_id: version_id.as_deref(),
+        ..requested
+    };
+    let Some(decision) = decide(app, at, info.etag.as_deref(), info.size).await? else {
+        info!(bucket = %object.bucket, key = %object.key, "object changed during the scan");
+        return Ok(None);
+    };
+    let record = VerdictRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        upload_id: upload_id_of(&object.key).map(str::to_string),
+        bucket: object.bucket.clone(),
+        key: object.key.clone(),
+        version_id,
+        etag: info.etag,
+        size: info.size,
+        declared_type: decision.declared,
+        detected_type: decision.detected,
+        verdict: decision.verdict,
+        action: Action::Skipped,
+        action_note: None,
+        scanned_at: now_rfc3339(),
+        scan_ms: started.elapsed().as_millis() as u64,
+    };
+    let entry = ledger::claim(
+        app,
+        &ledger_key,
+        Entry {
+            record,
+            acted: false,
+            notified: false,
+        },
+    )
+    .await?;
+    finish(app, &ledger_key, entry).await.map(Some)
+}
+
+/// Finishes a verdict whose object is gone or replaced, if the ledger has one for the exact
+/// version the event named: a redelivered event after the object was already deleted.
+async fn replay_event_version<S: Scanner>(
+    app: &App<S>,
+    object: &ObjectRef,
+) -> Result<Option<VerdictRecord>, ScanError> {
+    let Some(identity) = object.version_id.as_ref().or(object.etag.as_ref()) else {
+        info!(bucket = %object.bucket, key = %object.key, "object gone before scan");
+        return Ok(None);
+    };
+    let ledger_key = ledger::ledger_key(&object.bucket, &object.key, identity);
+    match ledger::find(app, &ledger_key).await? {
+        Some(entry) => finish(app, &ledger_key, entry).await.map(Some),
+        None => {
+            info!(bucket = %object.bucket, key = %object.key, "object gone or replaced before scan");
+            Ok(None)
+        }
+    }
+}
+
+/// Applies the action and sends the verdict, skipping the steps the ledger shows as done.
+async fn finish<S: Scanner>(
+    app: &App<S>,
+    ledger_key: &str,
+    mut entry: Entry,
+) -> Result<VerdictRecord, ScanError> {
+    if !entry.acted {
+        let record = &entry.record;
+        let at = Location {
+            bucket: &record.bucket,
+            key: &record.key,
+            version_id: record.version_id.as_deref(),
+        };
+        let (action, note) = act(app, at, record.etag.as_deref(), &record.verdict).await?;
+        entry.record.action = action;
+        entry.record.action_note = note;
+        entry.acted = true;
+        ledger::update(app, ledger_key, &entry).await?;
+    }
+    if !entry.notified {
+        app.notify.send(&entry.record).await?;
+        entry.notified = true;
+        ledger::update(app, ledger_key, &entry).await?;
+    }
+    let record = entry.record;
+    info!(
+        bucket = %record.bucket,
+        key = %record.key,
+        verdict = record.verdict.name(),
+        action = ?record.action,
+        duration_ms = record.scan_ms,
+        "scanned"
+    );
+    Ok(record)
+}
