@@ -132,6 +132,20 @@ impl Uploader {
         }
     }
 
+    /// Invokes a function through the Lambda invoke API of `cargo lambda watch`, as the Lambda
+    /// service does for S3, SQS, SNS and EventBridge triggers, and returns its JSON result.
+    pub async fn invoke(&self, function: &str, payload: &serde_json::Value) -> Result<serde_json::Value, String> {
+        let base = self.env.functions_url.trim_end_matches("/lambda-url");
+        let url = format!("{base}/2015-03-31/functions/{function}/invocations");
+        let response = self.http.post(url).json(payload).send().await.map_err(|e| format!("invoke failed: {e}"))?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.map_err(|e| format!("invoke answer is not JSON: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("invoke answered {status}: {body}"));
+        }
+        Ok(body)
+    }
+
     /// Sends a raw request to the scan function's webhook endpoint.
     pub async fn post_scan(
         &self,

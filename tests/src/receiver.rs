@@ -78,6 +78,24 @@ impl Receiver {
             .collect()
     }
 
+    /// Returns every delivery for one object key received so far.
+    pub fn for_key(&self, key: &str) -> Vec<Received> {
+        let deliveries = self.shared.deliveries.lock().expect("receiver lock is not poisoned");
+        deliveries.iter().filter(|d| d.record.as_ref().is_some_and(|r| r.key == key)).cloned().collect()
+    }
+
+    /// Waits until a delivery for the object key arrives or `limit` passes.
+    pub async fn wait_for_key(&self, key: &str, limit: Duration) -> Option<Received> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(first) = self.for_key(key).into_iter().next() {
+                return Some(first);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// Waits until a delivery for the upload arrives or `limit` passes.
     pub async fn wait_for(&self, upload_id: &str, limit: Duration) -> Option<Received> {
         let deadline = Instant::now() + limit;

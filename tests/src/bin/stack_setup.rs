@@ -1,7 +1,7 @@
 //! Creates the local stack's buckets and subscribes the scan function's webhook target to new
 //! objects in the incoming bucket, through the S3 API. Safe to run again.
 //!
-//! Environment: `INCOMING_BUCKET`, `STATUS_BUCKET`, `MINIO_WEBHOOK_ARN` and the standard AWS SDK
+//! Environment: `INCOMING_BUCKET`, `STATUS_BUCKET`, `QUARANTINE_BUCKET`, `MINIO_WEBHOOK_ARN` and the standard AWS SDK
 //! variables pointing at MinIO.
 
 use aws_sdk_s3::Client;
@@ -65,14 +65,16 @@ async fn subscribe(client: &Client, bucket: &str, arn: &str) -> Result<(), Strin
 async fn setup() -> Result<(), String> {
     let incoming = required("INCOMING_BUCKET")?;
     let status = required("STATUS_BUCKET")?;
+    let quarantine = required("QUARANTINE_BUCKET")?;
     let arn = required("MINIO_WEBHOOK_ARN")?;
     let client = filestore_e2e::s3_client().await;
 
     ensure_bucket(&client, &incoming).await?;
     ensure_bucket(&client, &status).await?;
+    ensure_bucket(&client, &quarantine).await?;
     subscribe(&client, &incoming, &arn).await?;
 
-    println!("buckets ready: {incoming} (notifies {arn}), {status}");
+    println!("buckets ready: {incoming} (notifies {arn}), {status}, {quarantine}");
     Ok(())
 }
 
