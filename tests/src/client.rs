@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::StackEnv;
 
-/// Answer of `POST /uploads`.
+/// Response body of `POST /uploads`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Ticket {
     pub id: String,
@@ -20,7 +20,7 @@ pub struct Ticket {
     pub expires_at: String,
 }
 
-/// An HTTP answer kept whole, for tests that check refusals.
+/// An HTTP response kept whole, for tests that check rejections.
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
@@ -45,7 +45,7 @@ impl Uploader {
         Self { http, env }
     }
 
-    /// Sends `POST /uploads` with any JSON body and returns the answer as is.
+    /// Sends `POST /uploads` with any JSON body and returns the response as is.
     pub async fn request_upload(&self, body: &serde_json::Value) -> Result<Answer, reqwest::Error> {
         let response = self
             .http
@@ -134,12 +134,25 @@ impl Uploader {
 
     /// Invokes a function through the Lambda invoke API of `cargo lambda watch`, as the Lambda
     /// service does for S3, SQS, SNS and EventBridge triggers, and returns its JSON result.
-    pub async fn invoke(&self, function: &str, payload: &serde_json::Value) -> Result<serde_json::Value, String> {
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
         let base = self.env.functions_url.trim_end_matches("/lambda-url");
         let url = format!("{base}/2015-03-31/functions/{function}/invocations");
-        let response = self.http.post(url).json(payload).send().await.map_err(|e| format!("invoke failed: {e}"))?;
+        let response = self
+            .http
+            .post(url)
+            .json(payload)
+            .send()
+            .await
+            .map_err(|e| format!("invoke failed: {e}"))?;
         let status = response.status();
-        let body: serde_json::Value = response.json().await.map_err(|e| format!("invoke answer is not JSON: {e}"))?;
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| format!("invoke answer is not JSON: {e}"))?;
         if !status.is_success() {
             return Err(format!("invoke answered {status}: {body}"));
         }

@@ -67,16 +67,22 @@ pub async fn put_object(
         .send()
         .await
         .unwrap_or_else(|e| panic!("uploading {bucket}/{key} failed: {e:?}"));
-    let etag = output.e_tag.unwrap_or_default().trim_matches('"').to_string();
+    let etag = output
+        .e_tag
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string();
     (etag, output.version_id)
 }
 
 /// Creates a bucket unless it exists, optionally with versioning enabled. It has no
-/// notifications, so tests decide which events the scan function sees.
+/// notifications, so tests choose which events the scan function receives.
 pub async fn ensure_bucket(client: &aws_sdk_s3::Client, bucket: &str, versioned: bool) {
     let created = client.create_bucket().bucket(bucket).send().await;
     if let Err(e) = created
-        && !e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you())
+        && !e
+            .as_service_error()
+            .is_some_and(|s| s.is_bucket_already_owned_by_you())
     {
         panic!("creating bucket {bucket} failed: {e:?}");
     }
@@ -96,7 +102,13 @@ pub async fn ensure_bucket(client: &aws_sdk_s3::Client, bucket: &str, versioned:
 
 /// Builds an AWS S3 `ObjectCreated:Put` notification for one object, with the key form-encoded
 /// as S3 encodes it.
-pub fn s3_event(bucket: &str, key: &str, size: usize, etag: &str, version_id: Option<&str>) -> serde_json::Value {
+pub fn s3_event(
+    bucket: &str,
+    key: &str,
+    size: usize,
+    etag: &str,
+    version_id: Option<&str>,
+) -> serde_json::Value {
     let encoded: String = key
         .split('/')
         .map(|segment| form_urlencoded_segment(segment))

@@ -80,8 +80,16 @@ impl Receiver {
 
     /// Returns every delivery for one object key received so far.
     pub fn for_key(&self, key: &str) -> Vec<Received> {
-        let deliveries = self.shared.deliveries.lock().expect("receiver lock is not poisoned");
-        deliveries.iter().filter(|d| d.record.as_ref().is_some_and(|r| r.key == key)).cloned().collect()
+        let deliveries = self
+            .shared
+            .deliveries
+            .lock()
+            .expect("receiver lock is not poisoned");
+        deliveries
+            .iter()
+            .filter(|d| d.record.as_ref().is_some_and(|r| r.key == key))
+            .cloned()
+            .collect()
     }
 
     /// Waits until a delivery for the object key arrives or `limit` passes.

@@ -22,30 +22,59 @@ fn unique(name: &str) -> String {
 }
 
 fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{nanos:032x}")
 }
 
 async fn tags(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<(String, String)> {
-    let output = client.get_object_tagging().bucket(bucket).key(key).send().await.unwrap();
-    output.tag_set.into_iter().map(|t| (t.key, t.value)).collect()
+    let output = client
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    output
+        .tag_set
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect()
 }
 
 async fn exists(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> bool {
-    client.head_object().bucket(bucket).key(key).send().await.is_ok()
+    client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .is_ok()
 }
 
 /// Uploads an object to the plain test bucket and invokes scan with an S3 event for it.
-async fn scan_direct(uploader: &Uploader, key: &str, bytes: Vec<u8>, tagging: Option<&str>) -> Value {
+async fn scan_direct(
+    uploader: &Uploader,
+    key: &str,
+    bytes: Vec<u8>,
+    tagging: Option<&str>,
+) -> Value {
     let client = s3_client().await;
     ensure_bucket(&client, PLAIN, false).await;
     let size = bytes.len();
     let (etag, _) = put_object(&client, PLAIN, key, bytes, tagging).await;
-    uploader.invoke("scan", &s3_event(PLAIN, key, size, &etag, None)).await.unwrap()
+    uploader
+        .invoke("scan", &s3_event(PLAIN, key, size, &etag, None))
+        .await
+        .unwrap()
 }
 
 fn only_verdict(summary: &Value) -> &Value {
-    let verdicts = summary["verdicts"].as_array().unwrap_or_else(|| panic!("no verdicts in {summary}"));
+    let verdicts = summary["verdicts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no verdicts in {summary}"));
     assert_eq!(verdicts.len(), 1, "expected one verdict in {summary}");
     &verdicts[0]
 }
@@ -54,7 +83,12 @@ fn only_verdict(summary: &Value) -> &Value {
 async fn awkward_keys_are_decoded_once() {
     let uploader = Uploader::new(stack());
     let client = s3_client().await;
-    for name in ["a b+c.txt", "100% sure.txt", "ünïcödé 文件.txt", "plus+plus%2B.txt"] {
+    for name in [
+        "a b+c.txt",
+        "100% sure.txt",
+        "ünïcödé 文件.txt",
+        "plus+plus%2B.txt",
+    ] {
         let key = format!("{}/sub dir/{name}", unique("k").trim_end_matches("/k"));
 
         let summary = scan_direct(&uploader, &key, samples::text(), None).await;
@@ -62,7 +96,11 @@ async fn awkward_keys_are_decoded_once() {
         let verdict = only_verdict(&summary);
         assert_eq!(verdict["key"], key.as_str());
         assert_eq!(verdict["verdict"], "clean", "{summary}");
-        assert!(tags(&client, PLAIN, &key).await.contains(&("scan-status".into(), "clean".into())));
+        assert!(
+            tags(&client, PLAIN, &key)
+                .await
+                .contains(&("scan-status".into(), "clean".into()))
+        );
     }
 }
 
@@ -84,13 +122,22 @@ async fn user_tags_are_kept() {
     let client = s3_client().await;
     let key = unique("tagged.txt");
 
-    let summary = scan_direct(&uploader, &key, samples::text(), Some("owner=alice&project=x")).await;
+    let summary = scan_direct(
+        &uploader,
+        &key,
+        samples::text(),
+        Some("owner=alice&project=x"),
+    )
+    .await;
 
     assert_eq!(only_verdict(&summary)["action"], "tagged");
     let tags = tags(&client, PLAIN, &key).await;
     assert!(tags.contains(&("owner".into(), "alice".into())), "{tags:?}");
     assert!(tags.contains(&("project".into(), "x".into())), "{tags:?}");
-    assert!(tags.contains(&("scan-status".into(), "clean".into())), "{tags:?}");
+    assert!(
+        tags.contains(&("scan-status".into(), "clean".into())),
+        "{tags:?}"
+    );
 }
 
 #[tokio::test]
@@ -99,7 +146,10 @@ async fn tag_limit_still_records_verdict() {
     let receiver = Receiver::start(env.webhook_secret.clone()).await.unwrap();
     let uploader = Uploader::new(env);
     let key = unique("ten-tags.txt");
-    let tagging = (0..10).map(|i| format!("t{i}=v{i}")).collect::<Vec<_>>().join("&");
+    let tagging = (0..10)
+        .map(|i| format!("t{i}=v{i}"))
+        .collect::<Vec<_>>()
+        .join("&");
 
     let summary = scan_direct(&uploader, &key, samples::text(), Some(&tagging)).await;
 
@@ -108,7 +158,11 @@ async fn tag_limit_still_records_verdict() {
     assert_eq!(verdict["action"], "skipped");
     assert_eq!(verdict["action_note"], "object already has 10 tags");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(receiver.for_key(&key).len(), 1, "the verdict must still be delivered");
+    assert_eq!(
+        receiver.for_key(&key).len(),
+        1,
+        "the verdict must still be delivered"
+    );
 }
 
 #[tokio::test]
@@ -129,11 +183,19 @@ async fn duplicate_event_replays_first_verdict() {
 
     assert_eq!(only_verdict(&first)["verdict"], "infected");
     assert_eq!(only_verdict(&first)["action"], "deleted");
-    assert_eq!(only_verdict(&second)["id"], only_verdict(&first)["id"], "the same verdict must be replayed");
+    assert_eq!(
+        only_verdict(&second)["id"],
+        only_verdict(&first)["id"],
+        "the same verdict must be replayed"
+    );
     assert_eq!(only_verdict(&second)["action"], "deleted");
     assert!(!exists(&client, PLAIN, &key).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(receiver.for_key(&key).len(), 1, "a replayed verdict is not delivered twice");
+    assert_eq!(
+        receiver.for_key(&key).len(),
+        1,
+        "a replayed verdict is not delivered twice"
+    );
 }
 
 #[tokio::test]
@@ -145,11 +207,17 @@ async fn overwritten_object_is_left_to_newer_event() {
     let (old_etag, _) = put_object(&client, PLAIN, &key, samples::eicar(), None).await;
     put_object(&client, PLAIN, &key, samples::text(), None).await;
 
-    let summary = uploader.invoke("scan", &s3_event(PLAIN, &key, 68, &old_etag, None)).await.unwrap();
+    let summary = uploader
+        .invoke("scan", &s3_event(PLAIN, &key, 68, &old_etag, None))
+        .await
+        .unwrap();
 
     assert_eq!(summary["verdicts"], json!([]));
     assert_eq!(summary["skipped"], 1);
-    assert!(exists(&client, PLAIN, &key).await, "the newer content must not be touched");
+    assert!(
+        exists(&client, PLAIN, &key).await,
+        "the newer content must not be touched"
+    );
 }
 
 #[tokio::test]
@@ -157,7 +225,13 @@ async fn missing_object_is_skipped() {
     let uploader = Uploader::new(stack());
     ensure_bucket(&s3_client().await, PLAIN, false).await;
 
-    let event = s3_event(PLAIN, &unique("never-uploaded.pdf"), 10, "0123456789abcdef0123456789abcdef", None);
+    let event = s3_event(
+        PLAIN,
+        &unique("never-uploaded.pdf"),
+        10,
+        "0123456789abcdef0123456789abcdef",
+        None,
+    );
     let summary = uploader.invoke("scan", &event).await.unwrap();
 
     assert_eq!(summary["skipped"], 1);
@@ -175,13 +249,32 @@ async fn versioned_delete_leaves_no_data() {
     let (etag, version) = put_object(&client, VERSIONED, &key, bytes, None).await;
     let version = version.expect("a versioned bucket returns a version id");
 
-    let summary = uploader.invoke("scan", &s3_event(VERSIONED, &key, size, &etag, Some(&version))).await.unwrap();
+    let summary = uploader
+        .invoke(
+            "scan",
+            &s3_event(VERSIONED, &key, size, &etag, Some(&version)),
+        )
+        .await
+        .unwrap();
 
     assert_eq!(only_verdict(&summary)["verdict"], "infected");
     assert_eq!(only_verdict(&summary)["version_id"], version.as_str());
-    let listing = client.list_object_versions().bucket(VERSIONED).prefix(&key).send().await.unwrap();
-    assert!(listing.versions().is_empty(), "versions left: {:?}", listing.versions());
-    assert!(listing.delete_markers().is_empty(), "a delete marker hides data instead of removing it");
+    let listing = client
+        .list_object_versions()
+        .bucket(VERSIONED)
+        .prefix(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        listing.versions().is_empty(),
+        "versions left: {:?}",
+        listing.versions()
+    );
+    assert!(
+        listing.delete_markers().is_empty(),
+        "a delete marker hides data instead of removing it"
+    );
 }
 
 #[tokio::test]
@@ -195,7 +288,13 @@ async fn oversized_object_is_unscannable() {
 
     let verdict = only_verdict(&summary);
     assert_eq!(verdict["verdict"], "unscannable");
-    assert!(verdict["reason"].as_str().unwrap().contains("over the scan limit"), "{verdict}");
+    assert!(
+        verdict["reason"]
+            .as_str()
+            .unwrap()
+            .contains("over the scan limit"),
+        "{verdict}"
+    );
     assert_eq!(verdict["action"], "deleted");
     assert!(!exists(&client, PLAIN, &key).await);
 }
@@ -214,7 +313,9 @@ async fn clamd_limit_reply_is_read_after_broken_pipe() {
     let result = session.finish().await;
 
     match result {
-        Err(ClamdError::Reported(message)) => assert!(message.contains("size limit exceeded"), "{message}"),
+        Err(ClamdError::Reported(message)) => {
+            assert!(message.contains("size limit exceeded"), "{message}")
+        }
         other => panic!("expected clamd's size limit error, got {other:?}"),
     }
 }
@@ -229,16 +330,24 @@ async fn sqs_batch_reports_only_failed_messages() {
     let key = unique("via sqs.txt");
     let (etag, _) = put_object(&client, PLAIN, &key, samples::text(), None).await;
     let good = s3_event(PLAIN, &key, samples::text().len(), &etag, None);
-    let message = |id: &str, body: String| json!({
-        "messageId": id, "receiptHandle": "r", "body": body, "attributes": {}, "messageAttributes": {},
-        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:0:scan", "awsRegion": "us-east-1"
-    });
+    let message = |id: &str, body: String| {
+        json!({
+            "messageId": id, "receiptHandle": "r", "body": body, "attributes": {}, "messageAttributes": {},
+            "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:0:scan", "awsRegion": "us-east-1"
+        })
+    };
     let batch = json!({ "Records": [message("good", good.to_string()), message("bad", "{not json".into())] });
 
     let answer = uploader.invoke("scan", &batch).await.unwrap();
 
-    assert_eq!(answer["batchItemFailures"], json!([{ "itemIdentifier": "bad" }]));
-    let delivery = receiver.wait_for_key(&key, Duration::from_secs(10)).await.expect("verdict delivered");
+    assert_eq!(
+        answer["batchItemFailures"],
+        json!([{ "itemIdentifier": "bad" }])
+    );
+    let delivery = receiver
+        .wait_for_key(&key, Duration::from_secs(10))
+        .await
+        .expect("verdict delivered");
     assert_eq!(delivery.record.unwrap().verdict.name(), "clean");
 }
 

@@ -17,7 +17,7 @@ pub struct Decision {
     pub detected: Option<String>,
 }
 
-/// Why one scan attempt ended without a verdict.
+/// Failure that ended one scan attempt without a verdict.
 enum AttemptError {
     Clamd(ClamdError),
     Store(StoreError),

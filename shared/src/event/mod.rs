@@ -36,7 +36,7 @@ pub struct ObjectRef {
     pub sequencer: Option<String>,
 }
 
-/// What a record asks the scanner to do.
+/// Work a record gives the scanner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordKind {
     /// New content that must be scanned.
