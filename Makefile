@@ -40,3 +40,8 @@ test: install lint unit integration
 
 demo: install stack-up
 	$(WITH_ENV) cargo run -q -p filestore-e2e --bin demo
+
+# Benchmarks stay out of `make test`; their figures go to bench/results/.
+.PHONY: bench
+bench: install
+	bench/scan-memory.sh

@@ -111,7 +111,7 @@ pub fn s3_event(
 ) -> serde_json::Value {
     let encoded: String = key
         .split('/')
-        .map(|segment| form_urlencoded_segment(segment))
+        .map(form_urlencoded_segment)
         .collect::<Vec<_>>()
         .join("/");
     let mut object = serde_json::json!({ "key": encoded, "size": size, "eTag": etag, "sequencer": "0A1B2C3D4E5F678901" });

@@ -126,3 +126,19 @@ fn read_dispositions() -> Result<Dispositions, ConfigError> {
         error: config::parsed("SCAN_ACTION_ERROR", Disposition::Tag)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposition_parses_known_words() {
+        assert_eq!("tag".parse::<Disposition>(), Ok(Disposition::Tag));
+        assert_eq!(" Delete ".parse::<Disposition>(), Ok(Disposition::Delete));
+        assert_eq!(
+            "QUARANTINE".parse::<Disposition>(),
+            Ok(Disposition::Quarantine)
+        );
+        assert!("move".parse::<Disposition>().is_err());
+    }
+}

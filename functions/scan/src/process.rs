@@ -5,7 +5,7 @@ use std::time::Instant;
 use filestore::clamd::Scanner;
 use filestore::event::ObjectRef;
 use filestore::store::Location;
-use filestore::verdict::{Action, VerdictRecord, now_rfc3339, upload_id_of};
+use filestore::verdict::{Action, Verdict, VerdictRecord, now_rfc3339, upload_id_of};
 use tracing::info;
 
 use crate::act::act;
@@ -34,7 +34,11 @@ pub async fn process<S: Scanner>(
     let version_id = object.version_id.clone().or(info.version_id.clone());
     let identity = version_id.clone().or(info.etag.clone()).unwrap_or_default();
     let ledger_key = ledger::ledger_key(&object.bucket, &object.key, &identity);
-    if let Some(entry) = ledger::find(app, &ledger_key).await? {
+    let previous = ledger::find(app, &ledger_key).await?;
+    let retrying_error = previous
+        .as_ref()
+        .is_some_and(|e| matches!(e.record.verdict, Verdict::Error { .. }));
+    if let Some(entry) = previous.filter(|_| !retrying_error) {
         info!(key = %object.key, verdict = entry.record.verdict.name(), "verdict already decided; replaying");
         return finish(app, &ledger_key, entry).await.map(Some);
     }
@@ -63,16 +67,18 @@ pub async fn process<S: Scanner>(
         scanned_at: now_rfc3339(),
         scan_ms: started.elapsed().as_millis() as u64,
     };
-    let entry = ledger::claim(
-        app,
-        &ledger_key,
-        Entry {
-            record,
-            acted: false,
-            notified: false,
-        },
-    )
-    .await?;
+    let entry = Entry {
+        record,
+        acted: false,
+        notified: false,
+    };
+    // An `error` verdict is not final: a later delivery of the event decides again and replaces it.
+    let entry = if retrying_error {
+        ledger::update(app, &ledger_key, &entry).await?;
+        entry
+    } else {
+        ledger::claim(app, &ledger_key, entry).await?
+    };
     finish(app, &ledger_key, entry).await.map(Some)
 }
 
