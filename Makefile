@@ -33,8 +33,14 @@ lint:
 unit:
 	cargo test --workspace --lib --bins
 
-integration: stack-up
+integration: stack-up build
 	$(WITH_ENV) cargo test -p filestore-e2e --test '*' -- --test-threads=1
+	$(MAKE) --no-print-directory browser-test
+
+# The upload page in headless Chromium, against the running stack (tests/browser/).
+.PHONY: browser-test
+browser-test:
+	$(WITH_ENV) node --test tests/browser/
 
 test: install lint unit integration
 
@@ -45,3 +51,32 @@ demo: install stack-up
 .PHONY: bench
 bench: install
 	bench/scan-memory.sh
+
+# --- deployment ----------------------------------------------------------------
+
+# Cargo packages of the functions.
+FUNCTIONS := presign scan notify
+# Architecture `make package` builds for: arm64, which template.yaml deploys, when the Rust
+# target aarch64-unknown-linux-gnu is installed, otherwise x86_64. PACKAGE_ARCH=arm64 or
+# PACKAGE_ARCH=x86_64 chooses.
+PACKAGE_ARCH ?= $(if $(findstring aarch64-unknown-linux-gnu,$(shell rustup target list --installed 2>/dev/null)),arm64,x86_64)
+
+.PHONY: package deploy-check localstack-test
+
+# Release builds of the functions as Lambda zip files, target/lambda/<function>/bootstrap.zip.
+package:
+	@echo "package: building $(FUNCTIONS) for $(PACKAGE_ARCH) with cargo lambda"
+	@if [[ $(PACKAGE_ARCH) != arm64 ]]; then echo "package: note: template.yaml deploys arm64; run 'rustup target add aarch64-unknown-linux-gnu' to package for it"; fi
+	cargo lambda build --release --$(subst _,-,$(PACKAGE_ARCH)) --output-format zip $(addprefix --package ,$(FUNCTIONS))
+	@ls -l $(foreach function,$(FUNCTIONS),target/lambda/$(function)/bootstrap.zip)
+
+# Offline checks of template.yaml (cfn-lint, sam validate) and the deployment descriptors.
+deploy-check: install
+	cargo test -p filestore-e2e --test deploy -- template_passes match_functions
+
+# LocalStack (S3 and SQS, without Docker) set up by localstack/init: an upload to the incoming
+# bucket becomes an SQS message that scan parses and scans. scan uses the stack's clamd.
+localstack-test: install stack-up build
+	trap 'localstack/run.sh down' EXIT && localstack/run.sh up && \
+	$(WITH_ENV) source "$$(localstack/run.sh env)" && \
+	cargo test -p filestore-e2e --test deploy -- --ignored --test-threads=1 localstack

@@ -51,22 +51,30 @@ pids+=($!)
 
 cargo build -q --release -p scan -p notify -p filestore-bench
 limit_bytes=$((limit_mib * 1024 * 1024))
-setsid cargo lambda watch -r -A 127.0.0.1 -P "$invoke_port" --ignore-changes \
+# Webhooks are left out: the benchmark measures the scan, not the delivery.
+setsid env -u NOTIFY_WEBHOOK_URLS cargo lambda watch -r -A 127.0.0.1 -P "$invoke_port" --ignore-changes \
     --env-var "SCAN_CLAMD_ADDR=127.0.0.1:$clamd_port" \
     --env-var "SCAN_MAX_BYTES=$limit_bytes,CLAMD_STREAM_MAX_LENGTH=$limit_bytes" \
     --env-var "CLAMD_MAX_FILE_SIZE=$limit_bytes,CLAMD_MAX_SCAN_SIZE=$limit_bytes" \
     --env-var "NOTIFY_URL=http://127.0.0.1:$invoke_port/lambda-url/notify/verdicts" \
-    --env-var "NOTIFY_WEBHOOK_URLS=" >"$work/functions.log" 2>&1 &
+    >"$work/functions.log" 2>&1 &
 watcher=$!
 pids+=("$watcher")
 
-for _ in $(seq 1 120); do
+ready=""
+for _ in $(seq 1 300); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$clamd_port") 2>/dev/null \
         && curl -s -o /dev/null "http://127.0.0.1:$invoke_port/"; then
+        ready=1
         break
     fi
     sleep 1
 done
+if [[ -z $ready ]]; then
+    echo "scan-memory: clamd or the functions did not start; see $work/clamd.log and $work/functions.log" >&2
+    tail -5 "$work/functions.log" >&2
+    exit 1
+fi
 
 # Starts the scan process with a probe, so its PID can be found before the run.
 curl -sf -o /dev/null -X POST "http://127.0.0.1:$invoke_port/2015-03-31/functions/scan/invocations" -d '{}'

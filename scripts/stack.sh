@@ -295,12 +295,13 @@ ensure_secrets() {
         [SCAN_WEBHOOK_TOKEN]=24
         [NOTIFY_TOKEN]=24
         [NOTIFY_WEBHOOK_SECRET]=32
+        [PRESIGN_JWT_HS256_SECRET]=32
     )
     (
         umask 077
         touch "$secrets_file"
     )
-    for name in MINIO_ROOT_USER MINIO_ROOT_PASSWORD BAO_ROOT_TOKEN SCAN_WEBHOOK_TOKEN NOTIFY_TOKEN NOTIFY_WEBHOOK_SECRET; do
+    for name in "${!length_of[@]}"; do
         if ! grep -q "^$name=" "$secrets_file"; then
             value=$(random_hex "${length_of[$name]}")
             printf '%s=%s\n' "$name" "$value" >>"$secrets_file"
@@ -336,6 +337,12 @@ write_env_file() {
         export_line CLAMD_MAX_FILE_SIZE "$((clamd_max_file_mib * 1024 * 1024))"
         export_line CLAMD_MAX_SCAN_SIZE "$((clamd_max_scan_mib * 1024 * 1024))"
         export_line QUARANTINE_BUCKET filestore-quarantine
+        export_line PRESIGN_JWT_HS256_SECRET "$PRESIGN_JWT_HS256_SECRET"
+        # Large enough for the multipart test's 120 MiB file, which then gets the
+        # verdict unscannable because it is over clamd's stream limit.
+        export_line PRESIGN_MAX_BYTES "$((1024 * 1024 * 1024))"
+        export_line PRESIGN_MULTIPART_THRESHOLD "$((16 * 1024 * 1024))"
+        export_line PRESIGN_PART_SIZE "$((16 * 1024 * 1024))"
         export_line SCAN_WEBHOOK_TOKEN "$SCAN_WEBHOOK_TOKEN"
         export_line NOTIFY_URL "http://$host:$functions_port/lambda-url/notify/verdicts"
         export_line NOTIFY_TOKEN "$NOTIFY_TOKEN"

@@ -10,6 +10,8 @@ pub mod content;
 pub mod event;
 pub mod http;
 pub mod logging;
+pub mod post_policy;
+pub mod serve;
 pub mod store;
 pub mod verdict;
 pub mod webhook;

@@ -13,6 +13,9 @@ pub enum Verdict {
     Spoofed {
         declared: String,
         detected: String,
+        /// Why the content does not match, in plain words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// The object could not be fully scanned, for example because it is over the scanner's limits.
     Unscannable {
@@ -84,6 +87,12 @@ pub struct UploadStatus {
     pub status: String,
     pub created_at: String,
     pub verdict: Option<VerdictRecord>,
+    /// Subject of the credential that created the upload; only it may read the status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Storage's id of a multipart upload, needed to complete or abort it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart_upload_id: Option<String>,
 }
 
 /// Prefix of every key that presign hands out; the upload id is the next path segment.

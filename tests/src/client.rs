@@ -1,6 +1,7 @@
-//! A client that uses Filestore the way a browser does: ask presign, PUT the bytes to the
-//! presigned URL, then poll the status.
+//! A client that uses Filestore the way a browser does: ask presign, send the bytes straight to
+//! storage with the presigned form or part URLs, then poll the status.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use filestore::verdict::UploadStatus;
@@ -9,15 +10,41 @@ use serde_json::json;
 
 use crate::StackEnv;
 
+/// Presigned form upload from `POST /uploads`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FormUpload {
+    pub method: String,
+    pub url: String,
+    pub fields: BTreeMap<String, String>,
+    pub expires_at: String,
+}
+
+/// One presigned part of a multipart upload.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Part {
+    pub number: i32,
+    pub url: String,
+    pub size: u64,
+}
+
+/// Presigned multipart upload from `POST /uploads`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MultipartUpload {
+    pub part_size: u64,
+    pub parts: Vec<Part>,
+    pub complete_url: String,
+    pub abort_url: String,
+}
+
 /// Response body of `POST /uploads`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Ticket {
     pub id: String,
     pub key: String,
-    pub method: String,
-    pub url: String,
-    pub headers: std::collections::BTreeMap<String, String>,
     pub expires_at: String,
+    pub status_url: String,
+    pub upload: Option<FormUpload>,
+    pub multipart: Option<MultipartUpload>,
 }
 
 /// An HTTP response kept whole, for tests that check rejections.
@@ -27,35 +54,62 @@ pub struct Answer {
     pub body: serde_json::Value,
 }
 
-/// Browser-like client of the presign function and of storage.
+/// Browser-like client of the presign function and of storage, acting for one user.
 #[derive(Debug, Clone)]
 pub struct Uploader {
     http: reqwest::Client,
     env: StackEnv,
+    token: Option<String>,
+}
+
+/// Signs an HS256 JWT for `subject` that expires `lifetime_secs` from now (negative: already
+/// expired), with the given secret.
+pub fn mint_token(secret: &[u8], subject: &str, lifetime_secs: i64) -> String {
+    let exp = filestore::webhook::unix_now() as i64 + lifetime_secs;
+    let claims = json!({ "sub": subject, "exp": exp });
+    let key =
+        jsonwebtoken::EncodingKey::from_secret(secret).expect("any byte string is an HS256 key");
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key)
+        .expect("HS256 signing works")
 }
 
 impl Uploader {
-    /// Creates a client for the stack.
+    /// Creates a client acting for the user `e2e-user`.
     pub fn new(env: StackEnv) -> Self {
+        let token = mint_token(&env.jwt_secret, "e2e-user", 600);
+        Self::with_token(env, Some(token))
+    }
+
+    /// Creates a client that sends `token` as its bearer credential, or none.
+    pub fn with_token(env: StackEnv, token: Option<String>) -> Self {
         let http = reqwest::Client::builder()
             .no_proxy()
-            .timeout(Duration::from_secs(120))
+            .timeout(Duration::from_secs(300))
             .build()
             .expect("HTTP client settings are valid");
-        Self { http, env }
+        Self { http, env, token }
+    }
+
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn answer(response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        Answer { status, body }
     }
 
     /// Sends `POST /uploads` with any JSON body and returns the response as is.
     pub async fn request_upload(&self, body: &serde_json::Value) -> Result<Answer, reqwest::Error> {
-        let response = self
+        let request = self
             .http
             .post(self.env.url("presign", "/uploads"))
-            .json(body)
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
-        Ok(Answer { status, body })
+            .json(body);
+        Ok(Self::answer(self.authorized(request).send().await?).await)
     }
 
     /// Asks presign for an upload of `size` bytes, failing unless it answers 201.
@@ -79,27 +133,79 @@ impl Uploader {
         serde_json::from_value(answer.body).map_err(|e| format!("presign answer is invalid: {e}"))
     }
 
-    /// Uploads bytes with the presigned request, sending exactly the signed headers.
+    /// Uploads bytes as the ticket says: one form POST, or every part then completion. Returns
+    /// the first status storage or presign gave that was not a success, or the last success.
     pub async fn upload(&self, ticket: &Ticket, bytes: Vec<u8>) -> Result<u16, reqwest::Error> {
-        let method =
-            reqwest::Method::from_bytes(ticket.method.as_bytes()).unwrap_or(reqwest::Method::PUT);
-        let mut request = self.http.request(method, &ticket.url).body(bytes);
-        for (name, value) in &ticket.headers {
-            request = request.header(name, value);
+        match (&ticket.upload, &ticket.multipart) {
+            (Some(form), _) => self.post_form(form, &form.fields, bytes).await,
+            (None, Some(multipart)) => self.upload_parts(multipart, bytes).await,
+            (None, None) => panic!("ticket {} has neither a form nor parts", ticket.id),
         }
-        Ok(request.send().await?.status().as_u16())
+    }
+
+    /// Posts a form upload with the given fields (tests change them to check rejections).
+    pub async fn post_form(
+        &self,
+        form: &FormUpload,
+        fields: &BTreeMap<String, String>,
+        bytes: Vec<u8>,
+    ) -> Result<u16, reqwest::Error> {
+        let mut multipart = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            multipart = multipart.text(name.clone(), value.clone());
+        }
+        multipart = multipart.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("upload"),
+        );
+        let response = self
+            .http
+            .post(&form.url)
+            .multipart(multipart)
+            .send()
+            .await?;
+        Ok(response.status().as_u16())
+    }
+
+    async fn upload_parts(
+        &self,
+        multipart: &MultipartUpload,
+        bytes: Vec<u8>,
+    ) -> Result<u16, reqwest::Error> {
+        let mut completed = Vec::new();
+        let mut offset = 0usize;
+        for part in &multipart.parts {
+            let end = (offset + part.size as usize).min(bytes.len());
+            let response = self
+                .http
+                .put(&part.url)
+                .body(bytes[offset..end].to_vec())
+                .send()
+                .await?;
+            if !response.status().is_success() {
+                return Ok(response.status().as_u16());
+            }
+            let etag = response
+                .headers()
+                .get("etag")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            completed.push(json!({ "number": part.number, "etag": etag }));
+            offset = end;
+        }
+        let url = self
+            .env
+            .url("presign", &format!("/{}", multipart.complete_url));
+        let request = self.http.post(url).json(&json!({ "parts": completed }));
+        Ok(self.authorized(request).send().await?.status().as_u16())
     }
 
     /// Reads `GET /uploads/{id}`.
     pub async fn status(&self, id: &str) -> Result<Answer, reqwest::Error> {
-        let response = self
+        let request = self
             .http
-            .get(self.env.url("presign", &format!("/uploads/{id}")))
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
-        Ok(Answer { status, body })
+            .get(self.env.url("presign", &format!("/uploads/{id}")));
+        Ok(Self::answer(self.authorized(request).send().await?).await)
     }
 
     /// Polls the status until it is no longer `pending` or `limit` passes.
@@ -176,8 +282,6 @@ impl Uploader {
             .header("content-type", "application/json")
             .send()
             .await?;
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
-        Ok(Answer { status, body })
+        Ok(Self::answer(response).await)
     }
 }

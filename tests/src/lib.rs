@@ -2,7 +2,9 @@
 //! uploads the way a browser does, a webhook receiver, and the sample files.
 
 pub mod client;
+pub mod flaky;
 pub mod flow;
+pub mod formats;
 pub mod receiver;
 pub mod samples;
 
@@ -14,6 +16,8 @@ pub struct StackEnv {
     pub status_bucket: String,
     pub webhook_secret: Vec<u8>,
     pub scan_token: String,
+    /// HS256 key presign verifies bearer tokens with.
+    pub jwt_secret: Vec<u8>,
 }
 
 impl StackEnv {
@@ -32,6 +36,7 @@ impl StackEnv {
             status_bucket: var("STATUS_BUCKET")?,
             webhook_secret: var("NOTIFY_WEBHOOK_SECRET")?.into_bytes(),
             scan_token: var("SCAN_WEBHOOK_TOKEN")?,
+            jwt_secret: var("PRESIGN_JWT_HS256_SECRET")?.into_bytes(),
         })
     }
 

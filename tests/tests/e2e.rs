@@ -2,7 +2,7 @@
 //! the functions under `cargo lambda watch`. They fail, not skip, when the stack is missing.
 use aws_sdk_s3::Client;
 use filestore_e2e::StackEnv;
-use filestore_e2e::client::Uploader;
+use filestore_e2e::client::{Uploader, mint_token};
 use filestore_e2e::flow;
 use filestore_e2e::receiver::Receiver;
 use filestore_e2e::samples::{self, Sample};
@@ -145,7 +145,7 @@ async fn presign_rejects_bad_requests() {
     let uploader = Uploader::new(stack());
     let cases = [
         (
-            json!({ "filename": "big.pdf", "content_type": "application/pdf", "size": 200u64 << 20 }),
+            json!({ "filename": "big.pdf", "content_type": "application/pdf", "size": 4u64 << 30 }),
             413,
             "too_large",
         ),
@@ -197,41 +197,185 @@ async fn presign_ticket_names_safe_key_and_pending_status() {
         .unwrap();
 
     assert_eq!(ticket.key, format!("uploads/{}/report.pdf", ticket.id));
-    assert_eq!(ticket.method, "PUT");
-    assert_eq!(
-        ticket.headers.get("content-length").map(String::as_str),
-        Some("1234")
-    );
-    assert_eq!(
-        ticket.headers.get("content-type").map(String::as_str),
-        Some("application/pdf")
-    );
+    assert_eq!(ticket.status_url, format!("uploads/{}", ticket.id));
+    assert!(ticket.multipart.is_none());
+    let form = ticket.upload.expect("a small upload is a form upload");
+    assert_eq!(form.method, "POST");
+    assert_eq!(form.fields["key"], ticket.key);
+    assert_eq!(form.fields["Content-Type"], "application/pdf");
+    assert!(form.fields.contains_key("policy"));
+    assert!(form.fields.contains_key("x-amz-signature"));
     assert!(!ticket.expires_at.is_empty());
     let status = uploader.status(&ticket.id).await.unwrap();
     assert_eq!(status.status, 200);
     assert_eq!(status.body["status"], "pending");
+    assert!(
+        status.body.get("owner").is_some(),
+        "the owner is part of the record"
+    );
 }
 
 #[tokio::test]
-async fn storage_rejects_upload_of_other_length() {
+async fn storage_rejects_form_of_other_length() {
     let uploader = Uploader::new(stack());
     let ticket = uploader
         .presign("short.txt", "text/plain", 10)
         .await
         .unwrap();
+    let form = ticket.upload.clone().unwrap();
 
-    let mut ticket_with_wrong_length = ticket.clone();
-    ticket_with_wrong_length
-        .headers
-        .insert("content-length".into(), "11".into());
-    let status = uploader
-        .upload(&ticket_with_wrong_length, b"eleven byte".to_vec())
+    let longer = uploader
+        .post_form(&form, &form.fields, b"eleven byte".to_vec())
+        .await
+        .unwrap();
+    let shorter = uploader
+        .post_form(&form, &form.fields, b"nine byte".to_vec())
         .await
         .unwrap();
 
     assert_eq!(
-        status, 403,
-        "storage must reject a length the URL was not signed for"
+        longer, 400,
+        "storage must reject a body over the signed length range"
+    );
+    assert_eq!(
+        shorter, 400,
+        "storage must reject a body under the signed length range"
+    );
+}
+
+#[tokio::test]
+async fn storage_rejects_form_with_changed_fields() {
+    let uploader = Uploader::new(stack());
+    let ticket = uploader
+        .presign("doc.pdf", "application/pdf", 8)
+        .await
+        .unwrap();
+    let form = ticket.upload.clone().unwrap();
+    let mut other_type = form.fields.clone();
+    other_type.insert("Content-Type".into(), "text/html".into());
+    let mut other_key = form.fields.clone();
+    other_key.insert("key".into(), format!("uploads/{}/other.pdf", ticket.id));
+
+    let type_status = uploader
+        .post_form(&form, &other_type, b"%PDF-1.4".to_vec())
+        .await
+        .unwrap();
+    let key_status = uploader
+        .post_form(&form, &other_key, b"%PDF-1.4".to_vec())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        type_status, 403,
+        "a content type outside the policy must be rejected"
+    );
+    assert_eq!(key_status, 403, "a key outside the policy must be rejected");
+}
+
+#[tokio::test]
+async fn multipart_upload_of_large_file_reaches_verdict() {
+    let env = stack();
+    let receiver = Receiver::start(env.webhook_secret.clone())
+        .await
+        .expect("webhook receiver starts");
+    let uploader = Uploader::new(env.clone());
+    let size = 120 << 20;
+    let limit: u64 = std::env::var("SCAN_MAX_BYTES").unwrap().parse().unwrap();
+    let sample = Sample {
+        filename: "large notes.txt".into(),
+        content_type: "text/plain",
+        bytes: vec![b'x'; size],
+        expected_verdict: "unscannable",
+        expected_action: "deleted",
+    };
+
+    let outcome = flow::run(&uploader, &receiver, &sample)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(
+        outcome.verdict.size, size as u64,
+        "the completed object has every part"
+    );
+    if size as u64 > limit {
+        assert_eq!(
+            outcome.verdict.verdict.name(),
+            "unscannable",
+            "{:?}",
+            outcome.verdict
+        );
+    } else {
+        assert_eq!(
+            outcome.verdict.verdict.name(),
+            "clean",
+            "{:?}",
+            outcome.verdict
+        );
+    }
+}
+
+#[tokio::test]
+async fn storage_rejects_part_of_other_size() {
+    let uploader = Uploader::new(stack());
+    let ticket = uploader
+        .presign("parts.txt", "text/plain", 40 << 20)
+        .await
+        .unwrap();
+    let multipart = ticket
+        .multipart
+        .expect("a large upload is a multipart upload");
+    let first = &multipart.parts[0];
+
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let response = client
+        .put(&first.url)
+        .body(vec![b'x'; 1024])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(multipart.parts.len(), 3);
+    assert_eq!(first.size, multipart.part_size);
+    assert_eq!(
+        response.status().as_u16(),
+        403,
+        "a part of another size must be rejected"
+    );
+}
+
+#[tokio::test]
+async fn presign_requires_valid_credentials() {
+    let env = stack();
+    let body = json!({ "filename": "a.pdf", "content_type": "application/pdf", "size": 10 });
+    let anonymous = Uploader::with_token(env.clone(), None);
+    let expired = Uploader::with_token(env.clone(), Some(mint_token(&env.jwt_secret, "u", -600)));
+    let forged = Uploader::with_token(env.clone(), Some(mint_token(b"not the secret", "u", 600)));
+
+    for (name, uploader) in [
+        ("anonymous", anonymous),
+        ("expired", expired),
+        ("forged", forged),
+    ] {
+        let answer = uploader.request_upload(&body).await.unwrap();
+        assert_eq!(answer.status, 401, "{name} request: {}", answer.body);
+        assert_eq!(answer.body["error"], "unauthorized", "{name} request");
+    }
+}
+
+#[tokio::test]
+async fn status_is_visible_only_to_owner() {
+    let env = stack();
+    let alice = Uploader::with_token(env.clone(), Some(mint_token(&env.jwt_secret, "alice", 600)));
+    let bob = Uploader::with_token(env.clone(), Some(mint_token(&env.jwt_secret, "bob", 600)));
+    let ticket = alice.presign("mine.txt", "text/plain", 5).await.unwrap();
+
+    let own = alice.status(&ticket.id).await.unwrap();
+    let other = bob.status(&ticket.id).await.unwrap();
+
+    assert_eq!(own.status, 200);
+    assert_eq!(
+        other.status, 404,
+        "another user must not learn the upload exists"
     );
 }
 

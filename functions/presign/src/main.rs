@@ -6,6 +6,10 @@
 //! - `GET /uploads/{id}`: the status record, `pending` until a verdict exists; 404 if unknown.
 //! - `GET /healthz`: 200.
 //!
+//! Front doors: the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set (AWS Lambda, `cargo
+//! lambda watch`), otherwise a plain HTTP server on Fn's `FN_LISTENER` socket or on
+//! `BIND_ADDR:PORT` (default `127.0.0.1:8080`); see `filestore::serve`.
+//!
 //! Environment: `INCOMING_BUCKET`, `STATUS_BUCKET` (required), `PRESIGN_MAX_BYTES` (100MiB),
 //! `PRESIGN_EXPIRY_SECS` (900), `PRESIGN_ALLOWED_EXTENSIONS` (every built-in rule),
 //! `S3_FORCE_PATH_STYLE` (false), and the standard AWS SDK variables.
@@ -13,14 +17,17 @@
 //! Permissions: `s3:PutObject` on the incoming bucket (the presigned URL acts with it), and
 //! `s3:PutObject`, `s3:GetObject` on the status bucket.
 
+mod auth;
 mod config;
 mod handler;
 mod names;
+mod uploads;
 
 use std::sync::Arc;
 
 use filestore::store::Store;
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::handler::App;
 
@@ -29,6 +36,17 @@ async fn main() -> Result<(), lambda_http::Error> {
     filestore::logging::init();
     let config = Config::from_env()?;
     let store = Store::from_env(config.force_path_style).await;
-    let app = Arc::new(App { config, store });
-    lambda_http::run(handler::router(app)).await
+    let auth = Authenticator::from_env()?;
+    let app = Arc::new(App {
+        config,
+        store,
+        auth,
+    });
+    let router = handler::router(app);
+    use filestore::serve::Mode;
+    match Mode::from_env()? {
+        Mode::Lambda => lambda_http::run(router).await,
+        // A direct `fn invoke` carries an upload request.
+        Mode::Http(endpoint) => Ok(endpoint.serve(router, "/uploads").await?),
+    }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use filestore::config::{self, ConfigError};
-use filestore::content::Policy;
+use filestore::content::{Policy, PolicyOptions};
 
 /// What to do with an object after a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,12 @@ fn scan_limit() -> Result<u64, ConfigError> {
 
 fn read_policy() -> Result<Policy, ConfigError> {
     let extensions = config::or("SCAN_ALLOWED_EXTENSIONS", "");
-    Policy::from_list(&extensions).map_err(|e| ConfigError::Invalid {
+    let options = PolicyOptions {
+        allow_executables: config::parsed("SCAN_ALLOW_EXECUTABLES", false)?,
+        allow_active_content: config::parsed("SCAN_ALLOW_ACTIVE_CONTENT", false)?,
+        allow_encrypted: config::parsed("SCAN_ALLOW_ENCRYPTED", false)?,
+    };
+    Policy::with_options(&extensions, options).map_err(|e| ConfigError::Invalid {
         name: "SCAN_ALLOWED_EXTENSIONS",
         value: extensions.clone(),
         reason: e.to_string(),

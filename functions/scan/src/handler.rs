@@ -142,46 +142,60 @@ pub async fn scan_records<S: Scanner>(
     Ok(summary)
 }
 
-/// Handles a MinIO webhook delivery: checks the bearer token, scans, and answers 200, or 5xx so
-/// MinIO keeps the event queued and sends it again.
+/// Adapts a function URL request to [`webhook`] and its answer to a function URL response.
 async fn handle_http<S: Scanner>(app: &App<S>, payload: Value) -> Value {
     let request: LambdaFunctionUrlRequest = match serde_json::from_value(payload) {
         Ok(request) => request,
-        Err(e) => return response(400, "invalid_request", &e.to_string()),
+        Err(e) => return http_json(400, &error_body("invalid_request", &e.to_string())),
     };
-    if !authorized(app, &request) {
-        warn!("webhook request without a valid bearer token");
-        return response(401, "unauthorized", "missing or invalid bearer token");
-    }
     let body = match request_body(&request) {
         Ok(body) => body,
-        Err(e) => return response(400, "invalid_body", &e.to_string()),
+        Err(e) => return http_json(400, &error_body("invalid_body", &e.to_string())),
     };
-    let records = match parse_notification(&body) {
+    let authorization = request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let (status, body) = webhook(app, authorization, &body).await;
+    http_json(status, &body)
+}
+
+/// Handles a MinIO webhook delivery from any front door: checks the bearer token, scans, and
+/// returns 200, or 503 so MinIO keeps the event queued and sends it again. An empty body
+/// (MinIO's probe) gets 200.
+pub async fn webhook<S: Scanner>(
+    app: &App<S>,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> (u16, Value) {
+    if !authorized(app, authorization) {
+        warn!("webhook request without a valid bearer token");
+        return (
+            401,
+            error_body("unauthorized", "missing or invalid bearer token"),
+        );
+    }
+    let records = match parse_notification(body) {
         Ok(records) => records,
         Err(e) => {
             warn!(error = %e, "invalid webhook body");
-            return response(400, "invalid_event", &e.to_string());
+            return (400, error_body("invalid_event", &e.to_string()));
         }
     };
     match scan_records(app, records).await {
-        Ok(summary) => http_json(200, &json!(summary)),
+        Ok(summary) => (200, json!(summary)),
         Err(e) => {
             error!(error = %e, "scan failed; the event will be delivered again");
-            response(503, "scan_failed", "scan failed; retry later")
+            (503, error_body("scan_failed", "scan failed; retry later"))
         }
     }
 }
 
-fn authorized<S>(app: &App<S>, request: &LambdaFunctionUrlRequest) -> bool {
+fn authorized<S>(app: &App<S>, authorization: Option<&str>) -> bool {
     let Some(expected) = app.config.webhook_token.as_deref() else {
         return false;
     };
-    let header = request
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let header = authorization.unwrap_or_default();
     let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
     constant_time_eq(token.as_bytes(), expected.as_bytes())
 }
@@ -195,10 +209,12 @@ fn request_body(request: &LambdaFunctionUrlRequest) -> Result<Vec<u8>, base64::D
     }
 }
 
-fn response(status: u16, code: &str, message: &str) -> Value {
-    http_json(status, &json!({ "error": code, "message": message }))
+fn error_body(code: &str, message: &str) -> Value {
+    json!({ "error": code, "message": message })
 }
 
+/// Builds a function URL response. `cookies` must be present: `cargo lambda watch` rejects a
+/// response without it with a 500.
 fn http_json(status: u16, body: &Value) -> Value {
     json!({
         "statusCode": status,

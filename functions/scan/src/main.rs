@@ -5,6 +5,11 @@
 //! (`POST`, `Authorization: Bearer $SCAN_WEBHOOK_TOKEN`) through a function URL. An empty
 //! request body (MinIO's probe) gets 200.
 //!
+//! Front doors: the Lambda runtime when `AWS_LAMBDA_RUNTIME_API` is set (AWS Lambda, `cargo
+//! lambda watch`), otherwise a plain HTTP server on Fn's `FN_LISTENER` socket or on
+//! `BIND_ADDR:PORT` (default `127.0.0.1:8080`) with the routes of `http.rs`: `POST /` and
+//! `POST /webhook` for MinIO webhook requests, and `GET /healthz`.
+//!
 //! Environment:
 //! - `SCAN_CLAMD_ADDR` (`127.0.0.1:3310`), `SCAN_CLAMD_TIMEOUT_SECS` (60), `SCAN_ATTEMPTS` (3)
 //! - `SCAN_MAX_BYTES` (100MiB): objects over it get the verdict `unscannable`; keep it at or below
@@ -22,6 +27,7 @@
 mod act;
 mod config;
 mod handler;
+mod http;
 mod ledger;
 mod notify;
 mod process;
@@ -53,9 +59,18 @@ async fn main() -> Result<(), Error> {
         notify,
         config,
     };
-    let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        handler::handle(app, event)
-    }))
-    .await
+    use filestore::serve::Mode;
+    match Mode::from_env()? {
+        Mode::Lambda => {
+            let app = &app;
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+                handler::handle(app, event)
+            }))
+            .await
+        }
+        Mode::Http(endpoint) => {
+            let router = http::router(std::sync::Arc::new(app));
+            Ok(endpoint.serve(router, "/").await?)
+        }
+    }
 }

@@ -132,41 +132,38 @@ async fn scan_once<S: Scanner>(
 /// Combines the clamd outcome and the content check. A detection outranks a type mismatch, and
 /// clamd's limit and encryption alerts mean the content was not fully scanned.
 fn judge<S>(app: &App<S>, key: &str, outcome: ScanOutcome, inspector: &Inspector) -> Decision {
-    let detected = Some(inspector.detected().to_string());
-    let rule = app.config.policy.rule_for_name(key);
-    let declared = rule.map(|r| r.content_type.to_string());
-    let verdict = match (outcome, rule) {
-        (ScanOutcome::Found(name), _) if name.starts_with(LIMIT_ALERT) => Verdict::Unscannable {
+    let check = app.config.policy.check(key, inspector);
+    let declared = app
+        .config
+        .policy
+        .rule_for_name(key)
+        .map(|r| r.content_type.to_string());
+    let verdict = match outcome {
+        ScanOutcome::Found(name) if name.starts_with(LIMIT_ALERT) => Verdict::Unscannable {
             reason: format!("clamd stopped at one of its limits ({name})"),
         },
-        (ScanOutcome::Found(name), _) if name.starts_with(ENCRYPTED_ALERT) => {
-            Verdict::Unscannable {
-                reason: format!("content is encrypted ({name})"),
-            }
-        }
-        (ScanOutcome::Found(signature), _) => Verdict::Infected { signature },
-        (ScanOutcome::Clean, None) => Verdict::Spoofed {
-            declared: match extension_of(key) {
-                Some(extension) => format!(".{extension} (extension not allowed)"),
-                None => "no extension (not allowed)".to_string(),
-            },
-            detected: inspector.detected().to_string(),
+        ScanOutcome::Found(name) if name.starts_with(ENCRYPTED_ALERT) => Verdict::Unscannable {
+            reason: format!("content is encrypted ({name})"),
         },
-        (ScanOutcome::Clean, Some(rule)) => {
-            let check = inspector.check(rule);
-            if check.matches {
-                Verdict::Clean
-            } else {
-                Verdict::Spoofed {
-                    declared: check.declared.into(),
-                    detected: check.detected.into(),
-                }
-            }
-        }
+        ScanOutcome::Found(signature) => Verdict::Infected { signature },
+        ScanOutcome::Clean if check.matches => Verdict::Clean,
+        ScanOutcome::Clean => Verdict::Spoofed {
+            declared: declared.clone().unwrap_or_else(|| declared_from_name(key)),
+            detected: check.detected.to_string(),
+            reason: check.reason,
+        },
     };
     Decision {
         verdict,
         declared,
-        detected,
+        detected: Some(check.detected.to_string()),
+    }
+}
+
+/// Describes what a name claims when no rule allows it.
+fn declared_from_name(key: &str) -> String {
+    match extension_of(key) {
+        Some(extension) => format!(".{extension} (not allowed)"),
+        None => "no extension (not allowed)".to_string(),
     }
 }

@@ -1,6 +1,10 @@
 //! Object storage through the S3 API (AWS S3 or MinIO, chosen by the standard SDK endpoint
 //! variables such as `AWS_ENDPOINT_URL_S3`).
 
+mod multipart;
+
+pub use multipart::{CompletedPartRef, PresignedPart};
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -40,6 +44,8 @@ pub enum StoreError {
     },
     #[error("invalid presign expiry: {0}")]
     Expiry(String),
+    #[error("cannot load storage credentials: {0}")]
+    Credentials(String),
 }
 
 /// Identifies one object, optionally one version of it.
@@ -79,6 +85,9 @@ pub struct PresignedRequest {
 #[derive(Debug, Clone)]
 pub struct Store {
     client: Client,
+    /// Credentials of the client, kept for signing POST policies, which the SDK cannot presign.
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    region: String,
 }
 
 fn request_error<E, R>(
@@ -136,12 +145,24 @@ impl Store {
             .build();
         Self {
             client: Client::from_conf(config),
+            credentials: shared.credentials_provider(),
+            region: shared
+                .region()
+                .map_or("us-east-1".to_string(), |r| r.to_string()),
         }
     }
 
     /// Wraps an existing client.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        let region = client
+            .config()
+            .region()
+            .map_or("us-east-1".to_string(), |r| r.to_string());
+        Self {
+            client,
+            credentials: None,
+            region,
+        }
     }
 
     /// Returns the underlying SDK client.
