@@ -1,4 +1,4 @@
-# Targets run exactly what CI runs (.ci/run calls `make test`).
+# Targets run exactly what CI runs (.ci/run calls `make test`, then `make package`).
 # The stack's state lives in FILESTORE_STATE_DIR (default .stack).
 
 SHELL := /bin/bash
@@ -42,7 +42,7 @@ integration: stack-up build
 browser-test:
 	$(WITH_ENV) node --test tests/browser/
 
-test: install lint unit integration
+test: install lint unit integration localstack-test
 
 demo: install stack-up
 	$(WITH_ENV) cargo run -q -p filestore-e2e --bin demo
@@ -67,15 +67,17 @@ PACKAGE_ARCH ?= $(if $(findstring aarch64-unknown-linux-gnu,$(shell rustup targe
 package:
 	@echo "package: building $(FUNCTIONS) for $(PACKAGE_ARCH) with cargo lambda"
 	@if [[ $(PACKAGE_ARCH) != arm64 ]]; then echo "package: note: template.yaml deploys arm64; run 'rustup target add aarch64-unknown-linux-gnu' to package for it"; fi
-	cargo lambda build --release --$(subst _,-,$(PACKAGE_ARCH)) --output-format zip $(addprefix --package ,$(FUNCTIONS))
+	cargo lambda build --release --$(subst _,-,$(PACKAGE_ARCH)) --output-format zip \
+		$(addprefix --package ,$(FUNCTIONS)) $(addprefix --bin ,$(FUNCTIONS))
 	@ls -l $(foreach function,$(FUNCTIONS),target/lambda/$(function)/bootstrap.zip)
 
 # Offline checks of template.yaml (cfn-lint, sam validate) and the deployment descriptors.
 deploy-check: install
-	cargo test -p filestore-e2e --test deploy -- template_passes match_functions
+	cargo test -p filestore-e2e --test deploy -- template_passes functions
 
 # LocalStack (S3 and SQS, without Docker) set up by localstack/init: an upload to the incoming
-# bucket becomes an SQS message that scan parses and scans. scan uses the stack's clamd.
+# bucket becomes an SQS message that scan parses and scans. scan uses the stack's clamd. About
+# 30 s, plus about a minute to install LocalStack the first time.
 localstack-test: install stack-up build
 	trap 'localstack/run.sh down' EXIT && localstack/run.sh up && \
 	$(WITH_ENV) source "$$(localstack/run.sh env)" && \

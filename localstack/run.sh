@@ -67,6 +67,7 @@ start() {
     fi
     "$repo_root/scripts/install.sh" localstack
     mkdir -p "$dir/volume" "$dir/fs"
+
     log "starting on $endpoint (log: $log_file)"
     (
         cd "$dir"
@@ -83,6 +84,7 @@ start() {
             exec "$venv/bin/python" -m localstack.runtime.main
     ) >"$log_file" 2>&1 &
     printf '%s\n' "$!" >"$pid_file"
+
     local waited=0
     until ready; do
         running_pid >/dev/null || die "LocalStack exited during start-up; see $log_file"

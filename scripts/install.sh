@@ -134,9 +134,8 @@ install_deploy_tools() {
         die "the deployment tools in $deploy_tools_dir do not import after pip install"
 }
 
-# LocalStack 2026.3.0 runs on Python 3.13. The upper bounds keep the versions
-# it was checked with: newer cbor2, pyOpenSSL and cryptography releases broke
-# its start-up.
+# LocalStack 2026.3.0 runs on Python 3.13. It was checked with these upper
+# bounds on cbor2, pyOpenSSL and cryptography; later releases were not tried.
 localstack_venv=$state_dir/localstack/venv
 localstack_packages=(
     'localstack-core[runtime]==2026.3.0'

@@ -111,7 +111,12 @@ async fn run(bucket: &str, mib: u64, invoke_base: &str) -> Result<Value, String>
         .client()
         .clone();
     ensure_bucket(&client, bucket).await?;
-    let key = format!("bench/object-{mib}mib.txt");
+    // A new key each run: the verdict ledger would replay an earlier run's verdict for the same
+    // key and ETag instead of scanning again.
+    let key = format!(
+        "bench/{}/object-{mib}mib.txt",
+        filestore::webhook::unix_now()
+    );
     let uploaded = Instant::now();
     let etag = upload(&client, bucket, &key, mib).await?;
     let upload_secs = uploaded.elapsed().as_secs_f64();

@@ -3,8 +3,8 @@
 Usage: python validate.py FILE...
 
 The models (PyPI cloudcoil-models-knative-serving) check types and required fields but accept
-unknown fields, so this script also rejects every key that is not a field of the model it
-belongs to: a misspelt field fails instead of being ignored by the cluster.
+unknown fields. So this script also rejects every key that is not a field of the model it
+belongs to, and a misspelt field fails here instead of being ignored by the cluster.
 """
 
 import sys

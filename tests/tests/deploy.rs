@@ -877,11 +877,7 @@ fn function_variables(function: &str) -> Variables {
     let folder = repo_root().join("functions").join(function).join("src");
     let mut known: BTreeSet<String> = COMMON_VARIABLES.iter().map(|v| v.to_string()).collect();
     let mut required = BTreeSet::new();
-    for entry in fs::read_dir(&folder).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
+    for path in rust_files(&folder) {
         let source = fs::read_to_string(&path).unwrap();
         for reader in [
             "required", "optional", "or", "parsed", "bytes", "seconds", "list",
@@ -903,6 +899,20 @@ fn function_variables(function: &str) -> Variables {
         folder.display()
     );
     Variables { known, required }
+}
+
+/// Returns the Rust files under a folder, at any depth.
+fn rust_files(folder: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
 }
 
 /// Parses a YAML file with the deployment tools' Python (PyYAML) and returns one JSON value per
@@ -1118,7 +1128,7 @@ fn sam_functions_match_functions() {
 
 // --- LocalStack -----------------------------------------------------------------------------
 
-/// An S3 client for LocalStack with its test credentials.
+/// Builds an S3 client for LocalStack with its test credentials.
 fn localstack_s3(endpoint: &str) -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 
@@ -1192,7 +1202,7 @@ async fn localstack_upload_reaches_scan() {
         .await
         .unwrap_or_else(|e| panic!("uploading to LocalStack failed: {e:?}"));
 
-    // The queue also holds S3's test event and earlier runs' events.
+    // The queue also contains S3's test event and earlier runs' events.
     let deadline = Instant::now() + Duration::from_secs(30);
     let message = loop {
         let messages = receive_messages(&endpoint, &queue_url).await;

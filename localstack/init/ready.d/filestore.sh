@@ -29,8 +29,8 @@ log() {
 }
 
 # awslocal (inside the LocalStack container, or pip install awscli-local) targets LocalStack
-# by itself. Plain aws gets the endpoint explicitly, which also overrides any
-# AWS_ENDPOINT_URL_S3 pointing at MinIO, and LocalStack's test credentials.
+# by itself. Plain aws gets the endpoint and LocalStack's test credentials explicitly, and the
+# explicit endpoint also overrides an AWS_ENDPOINT_URL_S3 that points at MinIO.
 if command -v awslocal >/dev/null; then
     aws_cli=(awslocal --region "$region")
 elif command -v aws >/dev/null; then
