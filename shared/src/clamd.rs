@@ -95,7 +95,7 @@ impl Clamd {
         }
     }
 
-    /// Checks that clamd answers `PING`.
+    /// Checks that clamd replies `PONG` to `PING`.
     pub async fn ping(&self) -> Result<(), ClamdError> {
         let tcp = clamav_client::tokio::Tcp {
             host_address: self.addr.as_str(),

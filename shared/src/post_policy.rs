@@ -14,7 +14,7 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// What one presigned POST upload may contain.
+/// Limits of one presigned POST upload.
 #[derive(Debug, Clone)]
 pub struct PostRequest<'a> {
     pub bucket: &'a str,

@@ -13,7 +13,7 @@ pub enum Verdict {
     Spoofed {
         declared: String,
         detected: String,
-        /// Why the content does not match, in plain words.
+        /// Reason the content does not match, in plain words.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
@@ -40,7 +40,7 @@ impl Verdict {
     }
 }
 
-/// What the scanner did to the object after the verdict.
+/// Action the scanner took on the object after the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -48,7 +48,7 @@ pub enum Action {
     Deleted,
     /// Copied to the quarantine bucket, then deleted from the incoming bucket.
     Quarantined,
-    /// Nothing was changed; `action_note` says why (object replaced, tag limit reached).
+    /// Nothing was changed. `action_note` gives the reason (object replaced, tag limit reached).
     Skipped,
 }
 
@@ -75,7 +75,7 @@ pub struct VerdictRecord {
     pub scan_ms: u64,
 }
 
-/// State of an upload as its uploader sees it.
+/// State of an upload as shown to its uploader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadStatus {
     pub upload_id: String,

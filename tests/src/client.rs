@@ -112,7 +112,7 @@ impl Uploader {
         Ok(Self::answer(self.authorized(request).send().await?).await)
     }
 
-    /// Asks presign for an upload of `size` bytes, failing unless it answers 201.
+    /// Requests an upload of `size` bytes from presign, failing unless it returns 201.
     pub async fn presign(
         &self,
         filename: &str,
@@ -133,7 +133,7 @@ impl Uploader {
         serde_json::from_value(answer.body).map_err(|e| format!("presign answer is invalid: {e}"))
     }
 
-    /// Uploads bytes as the ticket says: one form POST, or every part then completion. Returns
+    /// Uploads bytes as the ticket describes: one form POST, or every part then completion. Returns
     /// the first status storage or presign gave that was not a success, or the last success.
     pub async fn upload(&self, ticket: &Ticket, bytes: Vec<u8>) -> Result<u16, reqwest::Error> {
         match (&ticket.upload, &ticket.multipart) {

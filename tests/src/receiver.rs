@@ -94,27 +94,25 @@ impl Receiver {
 
     /// Waits until a delivery for the object key arrives or `limit` passes.
     pub async fn wait_for_key(&self, key: &str, limit: Duration) -> Option<Received> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(first) = self.for_key(key).into_iter().next() {
-                return Some(first);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
+        poll(limit, || self.for_key(key)).await
     }
 
     /// Waits until a delivery for the upload arrives or `limit` passes.
     pub async fn wait_for(&self, upload_id: &str, limit: Duration) -> Option<Received> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(first) = self.for_upload(upload_id).into_iter().next() {
-                return Some(first);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
+        poll(limit, || self.for_upload(upload_id)).await
     }
+}
+
+/// Returns the first delivery `lookup` finds, checking every 50 ms until `limit` passes.
+async fn poll(limit: Duration, lookup: impl Fn() -> Vec<Received>) -> Option<Received> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(first) = lookup().into_iter().next() {
+            return Some(first);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {

@@ -21,13 +21,13 @@ async fn start_scan(settings: &[(&str, &str)]) -> Scan {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
-        .args(["build", "-q", "-p", "scan"])
+        .args(["build", "-q", "--workspace", "--bins"])
         .current_dir(&root)
         .status()
         .await;
     assert!(
         built.is_ok_and(|s| s.success()),
-        "cargo build -p scan failed"
+        "cargo build --workspace --bins failed"
     );
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -43,12 +43,12 @@ async fn binaries() -> &'static Path {
         .get_or_init(|| async {
             let root = workspace_root();
             let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .args(["build", "-q", "-p", "notify", "--bins"])
+                .args(["build", "-q", "--workspace", "--bins"])
                 .current_dir(&root)
                 .status()
                 .await
                 .expect("cargo runs");
-            assert!(status.success(), "cargo build -p notify failed");
+            assert!(status.success(), "cargo build --workspace --bins failed");
             let target =
                 std::env::var("CARGO_TARGET_DIR").map_or(root.join("target"), PathBuf::from);
             root.join(target).join("debug")

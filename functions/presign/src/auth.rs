@@ -1,4 +1,4 @@
-//! Who may ask for uploads: bearer JWTs verified against a configured key, or API keys.
+//! Authentication of upload requests: bearer JWTs verified against a configured key, or API keys.
 
 use axum::http::HeaderMap;
 use filestore::config::{self, ConfigError};

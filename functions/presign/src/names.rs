@@ -1,6 +1,6 @@
 //! Safe file names for object keys.
 
-/// Longest file name kept, in characters; longer names keep their extension.
+/// Maximum length of a kept file name, in characters. Longer names are cut but keep their extension.
 const MAX_NAME_CHARS: usize = 120;
 
 /// Reduces a client-supplied file name to a safe last path segment: directories, control

@@ -5,7 +5,7 @@ use std::time::Duration;
 use filestore::config::{self, ConfigError};
 use filestore::content::{Policy, PolicyOptions};
 
-/// What to do with an object after a verdict.
+/// Action taken on an object after a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
     /// Set the `scan-status` tag and leave the object in place.

@@ -104,7 +104,7 @@ pub async fn scan_sqs_batch<S: Scanner>(
     }
 }
 
-/// Answer to an SQS batch, in the shape Lambda's partial batch response expects.
+/// Response to an SQS batch, in the shape of Lambda's partial batch response.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SqsBatchResponse {
@@ -142,7 +142,7 @@ pub async fn scan_records<S: Scanner>(
     Ok(summary)
 }
 
-/// Adapts a function URL request to [`webhook`] and its answer to a function URL response.
+/// Adapts a function URL request to [`webhook`] and its result to a function URL response.
 async fn handle_http<S: Scanner>(app: &App<S>, payload: Value) -> Value {
     let request: LambdaFunctionUrlRequest = match serde_json::from_value(payload) {
         Ok(request) => request,

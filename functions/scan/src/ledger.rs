@@ -13,7 +13,7 @@ use crate::handler::App;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     pub record: VerdictRecord,
-    /// The disposition has been applied and `record.action` says what it did.
+    /// The disposition has been applied, and `record.action` records what it did.
     pub acted: bool,
     /// notify has accepted the verdict.
     pub notified: bool,
@@ -66,7 +66,8 @@ mod tests {
         assert_eq!(a, ledger_key("b", "k1", "v"));
         assert_ne!(a, ledger_key("b", "k", "1v"));
         assert_ne!(a, ledger_key("b", "k1", "w"));
-        assert!(a.starts_with("verdicts/") && a.ends_with(".json"));
+        assert!(a.starts_with("verdicts/"));
+        assert!(a.ends_with(".json"));
         assert_eq!(a.len(), "verdicts/".len() + 64 + ".json".len());
     }
 }

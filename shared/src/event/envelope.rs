@@ -155,6 +155,7 @@ fn created_event_name(reason: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::tests::created;
 
     fn fixture(name: &str) -> Value {
         let path = format!(
@@ -164,16 +165,6 @@ mod tests {
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
         serde_json::from_str(&text).unwrap()
-    }
-
-    fn created(records: &[RecordKind]) -> Vec<&ObjectRef> {
-        records
-            .iter()
-            .filter_map(|r| match r {
-                RecordKind::Created(object) => Some(object),
-                RecordKind::Ignored { .. } => None,
-            })
-            .collect()
     }
 
     #[test]

@@ -137,7 +137,8 @@ mod tests {
         std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
     }
 
-    fn created(records: &[RecordKind]) -> Vec<&ObjectRef> {
+    /// Returns the objects of the records that mean new content.
+    pub(super) fn created(records: &[RecordKind]) -> Vec<&ObjectRef> {
         records
             .iter()
             .filter_map(|r| match r {

@@ -286,17 +286,7 @@ impl Store {
             key,
             version_id: None,
         };
-        let body = serde_json::to_vec(value).map_err(|source| StoreError::Json {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            source,
-        })?;
-        self.client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(ByteStream::from(body))
+        self.json_put(at, value)?
             .send()
             .await
             .map_err(|e| request_error("PutObject", at, e))?;
@@ -316,26 +306,33 @@ impl Store {
             key,
             version_id: None,
         };
-        let body = serde_json::to_vec(value).map_err(|source| StoreError::Json {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            source,
-        })?;
-        let result = self
-            .client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .if_none_match("*")
-            .content_type("application/json")
-            .body(ByteStream::from(body))
-            .send()
-            .await;
+        let result = self.json_put(at, value)?.if_none_match("*").send().await;
         match result {
             Ok(_) => Ok(true),
             Err(e) if matches!(http_status(&e), Some(412 | 409)) => Ok(false),
             Err(e) => Err(request_error("PutObject", at, e)),
         }
+    }
+
+    /// Builds a PutObject request whose body is `value` as JSON.
+    fn json_put<T: Serialize>(
+        &self,
+        at: Location<'_>,
+        value: &T,
+    ) -> Result<aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder, StoreError>
+    {
+        let body = serde_json::to_vec(value).map_err(|source| StoreError::Json {
+            bucket: at.bucket.to_string(),
+            key: at.key.to_string(),
+            source,
+        })?;
+        Ok(self
+            .client
+            .put_object()
+            .bucket(at.bucket)
+            .key(at.key)
+            .content_type("application/json")
+            .body(ByteStream::from(body)))
     }
 
     /// Copies one object version to another bucket under the same key.
