@@ -48,6 +48,8 @@ pub enum Action {
     Deleted,
     /// Copied to the quarantine bucket, then deleted from the incoming bucket.
     Quarantined,
+    /// Encrypted into the file store, then deleted from the incoming bucket.
+    Stored,
     /// Nothing was changed. `action_note` gives the reason (object replaced, tag limit reached).
     Skipped,
 }
@@ -70,6 +72,9 @@ pub struct VerdictRecord {
     pub action: Action,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_note: Option<String>,
+    /// Id of the encrypted copy in the file store, for `stored` objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<String>,
     /// RFC 3339 time the verdict was reached.
     pub scanned_at: String,
     pub scan_ms: u64,

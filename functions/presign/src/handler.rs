@@ -14,9 +14,9 @@ use filestore::store::{Store, StoreError};
 use filestore::verdict::{UploadStatus, status_key};
 use tracing::{error, warn};
 
-use crate::auth::{AuthError, Authenticator, Principal};
 use crate::config::Config;
 use crate::uploads;
+use filestore::auth::{AuthError, Authenticator, Principal};
 
 /// The upload page, served at `GET /`.
 const PAGE: &str = include_str!("page.html");

@@ -17,19 +17,17 @@
 //! Permissions: `s3:PutObject` on the incoming bucket (the presigned URL acts with it), and
 //! `s3:PutObject`, `s3:GetObject` on the status bucket.
 
-mod auth;
 mod config;
 mod handler;
-mod names;
 mod uploads;
 
 use std::sync::Arc;
 
 use filestore::store::Store;
 
-use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::handler::App;
+use filestore::auth::Authenticator;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -6,10 +6,10 @@ use filestore::verdict::{UploadStatus, now_rfc3339, status_key, upload_key};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use crate::auth::Principal;
 use crate::config::Config;
 use crate::handler::{App, PresignError, owned_status};
-use crate::names::sanitise_file_name;
+use filestore::auth::Principal;
+use filestore::names::sanitise_file_name;
 
 /// Body of `POST /uploads`.
 #[derive(Debug, Deserialize)]

@@ -43,6 +43,11 @@ pub async fn act<S>(
             app.store.delete(at).await?;
             Ok((Action::Deleted, None))
         }
+        // The encrypted copy was committed before the verdict was recorded.
+        Disposition::Store => {
+            app.store.delete(at).await?;
+            Ok((Action::Stored, None))
+        }
         Disposition::Quarantine => {
             let bucket = app
                 .config

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use filestore::config::{self, ConfigError};
-use filestore::content::{Policy, PolicyOptions};
+use filestore::content::Policy;
+use filestore::keys::VaultSettings;
 
 /// Action taken on an object after a verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +15,9 @@ pub enum Disposition {
     Delete,
     /// Copy to the quarantine bucket, then delete the scanned version.
     Quarantine,
+    /// Clean objects only: keep an encrypted copy in the store bucket, written from the same
+    /// read as the scan, then delete the scanned version.
+    Store,
 }
 
 impl std::str::FromStr for Disposition {
@@ -24,7 +28,8 @@ impl std::str::FromStr for Disposition {
             "tag" => Ok(Self::Tag),
             "delete" => Ok(Self::Delete),
             "quarantine" => Ok(Self::Quarantine),
-            _ => Err("expected tag, delete or quarantine".to_string()),
+            "store" => Ok(Self::Store),
+            _ => Err("expected tag, delete, quarantine or store".to_string()),
         }
     }
 }
@@ -53,6 +58,10 @@ pub struct Config {
     pub policy: Policy,
     pub dispositions: Dispositions,
     pub quarantine_bucket: Option<String>,
+    /// Bucket of the encrypted file store, for the `store` disposition.
+    pub store_bucket: Option<String>,
+    /// Vault settings for data keys; required by the `store` disposition.
+    pub vault: Option<VaultSettings>,
     /// Bucket holding the verdict ledger, which makes one verdict per object version final.
     pub ledger_bucket: String,
     /// Bearer token MinIO's webhook target must send; the HTTP front door is closed when unset.
@@ -61,9 +70,6 @@ pub struct Config {
     pub notify_token: String,
     pub force_path_style: bool,
 }
-
-/// ClamAV scans at most 2 GiB minus one byte of any stream, whatever its settings.
-pub const CLAMAV_HARD_LIMIT: u64 = (2 << 30) - 1;
 
 impl Config {
     /// Reads the settings from the environment.
@@ -79,12 +85,39 @@ impl Config {
         if uses_quarantine && quarantine_bucket.is_none() {
             return Err(ConfigError::Missing("QUARANTINE_BUCKET"));
         }
+        let store_bucket = config::optional("STORE_BUCKET");
+        let vault = VaultSettings::from_env()?;
+        if dispositions.clean == Disposition::Store {
+            if store_bucket.is_none() {
+                return Err(ConfigError::Missing("STORE_BUCKET"));
+            }
+            if vault.is_none() {
+                return Err(ConfigError::Missing("VAULT_ADDR"));
+            }
+        }
+        let only_clean_stores = [
+            dispositions.infected,
+            dispositions.spoofed,
+            dispositions.unscannable,
+            dispositions.error,
+        ]
+        .iter()
+        .all(|d| *d != Disposition::Store);
+        if !only_clean_stores {
+            return Err(ConfigError::Invalid {
+                name: "SCAN_ACTION_*",
+                value: "store".into(),
+                reason: "only clean objects may go to the file store".into(),
+            });
+        }
         Ok(Self {
+            store_bucket,
+            vault,
             clamd_addr: config::or("SCAN_CLAMD_ADDR", "127.0.0.1:3310"),
             clamd_timeout: config::seconds("SCAN_CLAMD_TIMEOUT_SECS", Duration::from_secs(60))?,
-            max_bytes: scan_limit()?,
+            max_bytes: filestore::decision::scan_limit_from_env()?,
             attempts: config::parsed("SCAN_ATTEMPTS", 3)?,
-            policy: read_policy()?,
+            policy: filestore::decision::policy_from_env()?,
             dispositions,
             quarantine_bucket,
             ledger_bucket: config::required("STATUS_BUCKET")?,
@@ -96,35 +129,15 @@ impl Config {
     }
 }
 
-/// Returns the effective scan limit. The defaults are clamd's own defaults (ClamAV 1.4).
-fn scan_limit() -> Result<u64, ConfigError> {
-    let limits = [
-        config::bytes("SCAN_MAX_BYTES", CLAMAV_HARD_LIMIT)?,
-        config::bytes("CLAMD_STREAM_MAX_LENGTH", 100 << 20)?,
-        config::bytes("CLAMD_MAX_FILE_SIZE", 100 << 20)?,
-        config::bytes("CLAMD_MAX_SCAN_SIZE", 400 << 20)?,
-        CLAMAV_HARD_LIMIT,
-    ];
-    Ok(limits.into_iter().min().unwrap_or(CLAMAV_HARD_LIMIT))
-}
-
-fn read_policy() -> Result<Policy, ConfigError> {
-    let extensions = config::or("SCAN_ALLOWED_EXTENSIONS", "");
-    let options = PolicyOptions {
-        allow_executables: config::parsed("SCAN_ALLOW_EXECUTABLES", false)?,
-        allow_active_content: config::parsed("SCAN_ALLOW_ACTIVE_CONTENT", false)?,
-        allow_encrypted: config::parsed("SCAN_ALLOW_ENCRYPTED", false)?,
-    };
-    Policy::with_options(&extensions, options).map_err(|e| ConfigError::Invalid {
-        name: "SCAN_ALLOWED_EXTENSIONS",
-        value: extensions.clone(),
-        reason: e.to_string(),
-    })
-}
-
+/// Clean objects go to the file store when one is configured, and are tagged in place otherwise.
 fn read_dispositions() -> Result<Dispositions, ConfigError> {
+    let clean_default = if config::optional("STORE_BUCKET").is_some() {
+        Disposition::Store
+    } else {
+        Disposition::Tag
+    };
     Ok(Dispositions {
-        clean: config::parsed("SCAN_ACTION_CLEAN", Disposition::Tag)?,
+        clean: config::parsed("SCAN_ACTION_CLEAN", clean_default)?,
         infected: config::parsed("SCAN_ACTION_INFECTED", Disposition::Delete)?,
         spoofed: config::parsed("SCAN_ACTION_SPOOFED", Disposition::Delete)?,
         unscannable: config::parsed("SCAN_ACTION_UNSCANNABLE", Disposition::Delete)?,
@@ -144,6 +157,7 @@ mod tests {
             "QUARANTINE".parse::<Disposition>(),
             Ok(Disposition::Quarantine)
         );
+        assert_eq!("store".parse::<Disposition>(), Ok(Disposition::Store));
         assert!("move".parse::<Disposition>().is_err());
     }
 }

@@ -6,6 +6,8 @@ use base64::Engine;
 use filestore::clamd::Scanner;
 use filestore::event::{Envelope, RecordKind, SqsMessage, parse_envelope, parse_notification};
 use filestore::http::constant_time_eq;
+use filestore::keys::{KeyError, KeyService};
+use filestore::store::encrypted::SealError;
 use filestore::store::{Store, StoreError};
 use filestore::verdict::VerdictRecord;
 use lambda_runtime::LambdaEvent;
@@ -23,6 +25,8 @@ pub struct App<S> {
     pub store: Store,
     pub scanner: S,
     pub notify: NotifyClient,
+    /// Vault's transit engine, present when clean objects go to the encrypted file store.
+    pub keys: Option<KeyService>,
 }
 
 /// Error that fails the invocation so the event is delivered again.
@@ -32,6 +36,14 @@ pub enum ScanError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+impl From<KeyError> for ScanError {
+    fn from(error: KeyError) -> Self {
+        Self::Seal(SealError::Keys(error))
+    }
 }
 
 impl From<ScanError> for lambda_runtime::Diagnostic {
@@ -39,6 +51,7 @@ impl From<ScanError> for lambda_runtime::Diagnostic {
         let error_type = match &error {
             ScanError::Store(_) => "StoreError",
             ScanError::Notify(_) => "NotifyError",
+            ScanError::Seal(_) => "FileStoreError",
         };
         Self {
             error_type: error_type.into(),

@@ -36,6 +36,7 @@ mod scan;
 use std::time::Duration;
 
 use filestore::clamd::Clamd;
+use filestore::keys::KeyService;
 use filestore::store::Store;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -57,6 +58,7 @@ async fn main() -> Result<(), Error> {
         store: Store::from_env(config.force_path_style).await,
         scanner: Clamd::new(config.clamd_addr.clone(), config.clamd_timeout),
         notify,
+        keys: config.vault.clone().map(KeyService::new),
         config,
     };
     use filestore::serve::Mode;

@@ -8,7 +8,10 @@ use filestore::store::Location;
 use filestore::verdict::{Action, Verdict, VerdictRecord, now_rfc3339, upload_id_of};
 use tracing::info;
 
-use crate::act::act;
+use filestore::store::encrypted::{FileInfo, file_key};
+
+use crate::act::{act, disposition_for};
+use crate::config::Disposition;
 use crate::handler::{App, ScanError};
 use crate::ledger::{self, Entry};
 use crate::scan::decide;
@@ -35,9 +38,16 @@ pub async fn process<S: Scanner>(
     let identity = version_id.clone().or(info.etag.clone()).unwrap_or_default();
     let ledger_key = ledger::ledger_key(&object.bucket, &object.key, &identity);
     let previous = ledger::find(app, &ledger_key).await?;
-    let retrying_error = previous
-        .as_ref()
-        .is_some_and(|e| matches!(e.record.verdict, Verdict::Error { .. }));
+    let stores = disposition_for(app, &Verdict::Clean) == Disposition::Store;
+    // An `error` verdict is not final, and neither is a clean one whose encrypted copy went
+    // missing before the incoming object was removed: both are decided again.
+    let retrying_error = match &previous {
+        Some(entry) if matches!(entry.record.verdict, Verdict::Error { .. }) => true,
+        Some(entry) if stores && !entry.acted && entry.record.verdict == Verdict::Clean => {
+            !stored_copy_exists(app, &entry.record).await?
+        }
+        _ => false,
+    };
     if let Some(entry) = previous.filter(|_| !retrying_error) {
         info!(key = %object.key, verdict = entry.record.verdict.name(), "verdict already decided; replaying");
         return finish(app, &ledger_key, entry).await.map(Some);
@@ -47,9 +57,16 @@ pub async fn process<S: Scanner>(
         version_id: version_id.as_deref(),
         ..requested
     };
-    let Some(decision) = decide(app, at, info.etag.as_deref(), info.size).await? else {
+    let file = stores.then(|| file_info(app, &object.key, &ledger_key));
+    let Some(mut decision) = decide(app, at, info.etag.as_deref(), info.size, file).await? else {
         info!(bucket = %object.bucket, key = %object.key, "object changed during the scan");
         return Ok(None);
+    };
+    // The encrypted copy becomes visible before the verdict is recorded, so a recorded clean
+    // verdict always has its copy; removing the incoming object comes after, in `finish`.
+    let file_id = match decision.pending.take() {
+        Some(pending) => Some(pending.commit().await?.file_id),
+        None => None,
     };
     let record = VerdictRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -64,6 +81,7 @@ pub async fn process<S: Scanner>(
         verdict: decision.verdict,
         action: Action::Skipped,
         action_note: None,
+        file_id,
         scanned_at: now_rfc3339(),
         scan_ms: started.elapsed().as_millis() as u64,
     };
@@ -72,7 +90,6 @@ pub async fn process<S: Scanner>(
         acted: false,
         notified: false,
     };
-    // An `error` verdict is not final: a later delivery of the event decides again and replaces it.
     let entry = if retrying_error {
         ledger::update(app, &ledger_key, &entry).await?;
         entry
@@ -136,4 +153,43 @@ async fn finish<S: Scanner>(
         "scanned"
     );
     Ok(record)
+}
+
+/// Names the encrypted copy of an incoming object: an upload made through presign keeps its
+/// upload id, so its uploader can fetch it; any other object gets an id derived from its
+/// ledger key, the same on every delivery.
+fn file_info<S>(app: &App<S>, key: &str, ledger_key: &str) -> FileInfo {
+    let file_id = match upload_id_of(key) {
+        Some(id) => id.to_string(),
+        None => ledger_key
+            .trim_start_matches("verdicts/")
+            .chars()
+            .take(32)
+            .collect(),
+    };
+    let file_name = key.rsplit('/').next().unwrap_or(key).to_string();
+    let content_type = app
+        .config
+        .policy
+        .rule_for_name(key)
+        .map_or("application/octet-stream", |r| r.content_type)
+        .to_string();
+    FileInfo {
+        file_id,
+        file_name,
+        content_type,
+    }
+}
+
+async fn stored_copy_exists<S>(app: &App<S>, record: &VerdictRecord) -> Result<bool, ScanError> {
+    let (Some(bucket), Some(file_id)) = (&app.config.store_bucket, &record.file_id) else {
+        return Ok(false);
+    };
+    let key = file_key(file_id);
+    let at = Location {
+        bucket,
+        key: &key,
+        version_id: None,
+    };
+    Ok(app.store.head(at).await?.is_some())
 }

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use filestore::clamd::{ClamdError, ScanOutcome, ScanSession, Scanner};
-use filestore::content::{Inspector, extension_of};
+use filestore::content::Inspector;
+use filestore::store::encrypted::{EncryptedWriter, FileInfo, Pending, SealError};
 use filestore::store::{Location, StoreError};
 use filestore::verdict::Verdict;
 use tracing::warn;
@@ -15,28 +16,30 @@ pub struct Decision {
     pub verdict: Verdict,
     pub declared: Option<String>,
     pub detected: Option<String>,
+    /// Encrypted copy written during the scan, not yet visible; only for clean verdicts.
+    pub pending: Option<Pending>,
 }
 
 /// Failure that ended one scan attempt without a verdict.
 enum AttemptError {
     Clamd(ClamdError),
     Store(StoreError),
+    Seal(SealError),
     /// More bytes arrived than HEAD reported, so the object changed under the scan.
     Grew(u64),
 }
 
-/// Prefix of the names clamd reports when `AlertExceedsMax` stops a scan at one of its limits.
-const LIMIT_ALERT: &str = "Heuristics.Limits.Exceeded";
-/// Prefix of the names clamd reports for encrypted archives and documents (`AlertEncrypted`).
-const ENCRYPTED_ALERT: &str = "Heuristics.Encrypted";
-
 /// Decides the verdict, retrying clamd failures up to the configured number of attempts.
 /// Returns `None` when the object disappeared or changed during the scan.
+///
+/// With `file` given, the same read also writes the encrypted copy for the file store; the
+/// copy is kept (uncommitted) only when the verdict is clean.
 pub async fn decide<S: Scanner>(
     app: &App<S>,
     at: Location<'_>,
     etag: Option<&str>,
     size: u64,
+    file: Option<FileInfo>,
 ) -> Result<Option<Decision>, ScanError> {
     let declared = app
         .config
@@ -52,27 +55,53 @@ pub async fn decide<S: Scanner>(
             verdict: Verdict::Unscannable { reason },
             declared,
             detected: None,
+            pending: None,
         }));
     }
+    // One data key per object, asked for before reading: with Vault down nothing is read and
+    // the event fails, to be delivered again.
+    let mut new_key = match (&file, &app.keys) {
+        (Some(_), Some(keys)) => Some(keys.data_key().await?),
+        _ => None,
+    };
 
     let mut last_error = None;
     for attempt in 1..=app.config.attempts.max(1) {
-        match scan_once(app, at, etag, size).await {
-            Ok(Some((outcome, inspector))) => {
-                return Ok(Some(judge(app, at.key, outcome, &inspector)));
+        let writer = match (&file, new_key.take()) {
+            (Some(info), Some(key)) => Some(
+                EncryptedWriter::new(&app.store, store_bucket(app), info.clone(), key)
+                    .map_err(ScanError::Seal)?,
+            ),
+            _ => None,
+        };
+        match scan_once(app, at, etag, size, writer).await {
+            Ok(Some((outcome, inspector, pending))) => {
+                let mut decision = judge(app, at.key, outcome, &inspector);
+                match pending {
+                    Some(pending) if decision.verdict == Verdict::Clean => {
+                        decision.pending = Some(pending);
+                    }
+                    Some(pending) => pending.abort().await,
+                    None => {}
+                }
+                return Ok(Some(decision));
             }
             Ok(None) => return Ok(None),
             Err(AttemptError::Store(e)) => return Err(e.into()),
+            Err(AttemptError::Seal(e)) => return Err(e.into()),
             Err(AttemptError::Grew(seen)) => {
                 warn!(key = at.key, size, seen, "object grew during the scan");
                 return Ok(None);
             }
-            Err(AttemptError::Clamd(ClamdError::Reported(message))) if is_size_limit(&message) => {
+            Err(AttemptError::Clamd(ClamdError::Reported(message)))
+                if filestore::decision::is_size_limit(&message) =>
+            {
                 let reason = format!("clamd refused the stream: {message}");
                 return Ok(Some(Decision {
                     verdict: Verdict::Unscannable { reason },
                     declared,
                     detected: None,
+                    pending: None,
                 }));
             }
             Err(AttemptError::Clamd(e)) => {
@@ -81,25 +110,65 @@ pub async fn decide<S: Scanner>(
             }
         }
         tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+        if file.is_some() {
+            new_key = Some(
+                app.keys
+                    .as_ref()
+                    .expect("checked at start-up")
+                    .data_key()
+                    .await?,
+            );
+        }
     }
     let reason = last_error.map(|e| e.to_string()).unwrap_or_default();
     Ok(Some(Decision {
         verdict: Verdict::Error { reason },
         declared,
         detected: None,
+        pending: None,
     }))
 }
 
-fn is_size_limit(message: &str) -> bool {
-    message.contains("size limit exceeded")
+fn store_bucket<S>(app: &App<S>) -> &str {
+    app.config
+        .store_bucket
+        .as_deref()
+        .expect("checked at start-up")
 }
 
-/// Reads the object once, feeding every chunk to both the inspector and clamd.
+type Scanned = (ScanOutcome, Inspector, Option<Pending>);
+
+/// Reads the object once, feeding every chunk to the inspector, clamd and, when given, the
+/// encrypting writer. The writer's upload is aborted if the attempt fails.
 async fn scan_once<S: Scanner>(
     app: &App<S>,
     at: Location<'_>,
     etag: Option<&str>,
     size: u64,
+    mut writer: Option<EncryptedWriter>,
+) -> Result<Option<Scanned>, AttemptError> {
+    let result = read_once(app, at, etag, size, writer.as_mut()).await;
+    match (result, writer) {
+        (Ok(Some((outcome, inspector))), Some(writer)) => match writer.finish().await {
+            Ok(pending) => Ok(Some((outcome, inspector, Some(pending)))),
+            Err(e) => Err(AttemptError::Seal(e)),
+        },
+        (Ok(Some((outcome, inspector))), None) => Ok(Some((outcome, inspector, None))),
+        (other, writer) => {
+            if let Some(writer) = writer {
+                writer.abort().await;
+            }
+            other.map(|_| None)
+        }
+    }
+}
+
+async fn read_once<S: Scanner>(
+    app: &App<S>,
+    at: Location<'_>,
+    etag: Option<&str>,
+    size: u64,
+    mut writer: Option<&mut EncryptedWriter>,
 ) -> Result<Option<(ScanOutcome, Inspector)>, AttemptError> {
     let Some(mut body) = app
         .store
@@ -123,47 +192,27 @@ async fn scan_once<S: Scanner>(
         if inspector.total() > size {
             return Err(AttemptError::Grew(inspector.total()));
         }
-        session.send(&chunk).await.map_err(AttemptError::Clamd)?;
+        match writer.as_deref_mut() {
+            // clamd and the store upload proceed together; neither waits for the other.
+            Some(writer) => {
+                let (scanned, written) = tokio::join!(session.send(&chunk), writer.write(&chunk));
+                scanned.map_err(AttemptError::Clamd)?;
+                written.map_err(AttemptError::Seal)?;
+            }
+            None => session.send(&chunk).await.map_err(AttemptError::Clamd)?,
+        }
     }
     let outcome = session.finish().await.map_err(AttemptError::Clamd)?;
     Ok(Some((outcome, inspector)))
 }
 
-/// Combines the clamd outcome and the content check. A detection outranks a type mismatch, and
-/// clamd's limit and encryption alerts mean the content was not fully scanned.
+/// Combines the clamd outcome and the content check into a decision.
 fn judge<S>(app: &App<S>, key: &str, outcome: ScanOutcome, inspector: &Inspector) -> Decision {
-    let check = app.config.policy.check(key, inspector);
-    let declared = app
-        .config
-        .policy
-        .rule_for_name(key)
-        .map(|r| r.content_type.to_string());
-    let verdict = match outcome {
-        ScanOutcome::Found(name) if name.starts_with(LIMIT_ALERT) => Verdict::Unscannable {
-            reason: format!("clamd stopped at one of its limits ({name})"),
-        },
-        ScanOutcome::Found(name) if name.starts_with(ENCRYPTED_ALERT) => Verdict::Unscannable {
-            reason: format!("content is encrypted ({name})"),
-        },
-        ScanOutcome::Found(signature) => Verdict::Infected { signature },
-        ScanOutcome::Clean if check.matches => Verdict::Clean,
-        ScanOutcome::Clean => Verdict::Spoofed {
-            declared: declared.clone().unwrap_or_else(|| declared_from_name(key)),
-            detected: check.detected.to_string(),
-            reason: check.reason,
-        },
-    };
+    let judgement = filestore::decision::judge(&app.config.policy, key, outcome, inspector);
     Decision {
-        verdict,
-        declared,
-        detected: Some(check.detected.to_string()),
-    }
-}
-
-/// Describes what a name claims when no rule allows it.
-fn declared_from_name(key: &str) -> String {
-    match extension_of(key) {
-        Some(extension) => format!(".{extension} (not allowed)"),
-        None => "no extension (not allowed)".to_string(),
+        verdict: judgement.verdict,
+        declared: judgement.declared,
+        detected: judgement.detected,
+        pending: None,
     }
 }

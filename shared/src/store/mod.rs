@@ -3,6 +3,7 @@
 
 mod multipart;
 
+pub mod encrypted;
 pub use multipart::{CompletedPartRef, PresignedPart};
 
 use std::collections::BTreeMap;

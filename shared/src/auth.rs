@@ -1,8 +1,8 @@
 //! Authentication of upload requests: bearer JWTs verified against a configured key, or API keys.
 
+use crate::config::{self, ConfigError};
+use crate::http::{bearer_token, constant_time_eq};
 use axum::http::HeaderMap;
-use filestore::config::{self, ConfigError};
-use filestore::http::{bearer_token, constant_time_eq};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
@@ -211,7 +211,7 @@ mod tests {
     }
 
     fn token(secret: &str, sub: &str, exp_offset: i64) -> String {
-        let exp = filestore::webhook::unix_now() as i64 + exp_offset;
+        let exp = crate::webhook::unix_now() as i64 + exp_offset;
         let claims = serde_json::json!({ "sub": sub, "exp": exp });
         encode(
             &Header::new(Algorithm::HS256),
