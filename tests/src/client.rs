@@ -208,6 +208,36 @@ impl Uploader {
         Ok(Self::answer(self.authorized(request).send().await?).await)
     }
 
+    /// Sends `POST /files?name=...` to the upload function with `bytes` as the body, as a browser
+    /// sends a `File`.
+    pub async fn upload_sync(&self, name: &str, bytes: Vec<u8>) -> Result<Answer, reqwest::Error> {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("name", name)
+            .finish();
+        let request = self
+            .http
+            .post(self.env.url("upload", &format!("/files?{query}")))
+            // cargo lambda watch answers 500 to a binary body that has no Content-Type.
+            .header("content-type", "application/octet-stream")
+            .body(bytes);
+        Ok(Self::answer(self.authorized(request).send().await?).await)
+    }
+
+    /// Sends `GET /files/{id}` to the upload function, with a `Range` header when given.
+    pub async fn download(
+        &self,
+        file_id: &str,
+        range: Option<&str>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let mut request = self
+            .http
+            .get(self.env.url("upload", &format!("/files/{file_id}")));
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        self.authorized(request).send().await
+    }
+
     /// Polls the status until it is no longer `pending` or `limit` passes.
     pub async fn wait_for_verdict(
         &self,

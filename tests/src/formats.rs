@@ -315,7 +315,7 @@ fn named(filename: &str, bytes: Vec<u8>, expected_verdict: &'static str) -> Samp
         bytes,
         expected_verdict,
         expected_action: if expected_verdict == "clean" {
-            "tagged"
+            "stored"
         } else {
             "deleted"
         },

@@ -519,6 +519,7 @@ async fn scan_and_notify_serve_plain_http() {
         &[
             ("PORT", "18081"),
             ("NOTIFY_URL", "http://127.0.0.1:18082/verdicts"),
+            ("SCAN_ACTION_CLEAN", "tag"),
         ],
     );
     notify.wait_for_tcp(18082).await;
@@ -1250,6 +1251,7 @@ async fn localstack_upload_reaches_scan() {
         ("PORT", "18084"),
         ("QUARANTINE_BUCKET", "filestore-quarantine"),
         ("NOTIFY_URL", "http://127.0.0.1:18085/verdicts"),
+        ("SCAN_ACTION_CLEAN", "tag"),
     ]);
     let mut scan = Function::start("scan", &scratch, &scan_vars);
     notify.wait_for_tcp(18085).await;

@@ -2,69 +2,17 @@
 //! `target/debug/scan` as a plain HTTP server on a free 127.0.0.1 port, with the stack's
 //! settings plus the dispositions under test. It is killed when the test ends.
 
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
-
+use filestore_e2e::spawn::{Spawned, start_function};
 use filestore_e2e::{ensure_bucket, put_object, s3_client, s3_event, samples};
 use serde_json::Value;
-use tokio::process::{Child, Command};
 
 const BUCKET: &str = "filestore-test-plain";
 
-struct Scan {
-    _child: Child,
-    url: String,
+async fn start_scan(settings: &[(&str, &str)]) -> Spawned {
+    start_function("scan", settings).await
 }
 
-async fn start_scan(settings: &[(&str, &str)]) -> Scan {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
-        .args(["build", "-q", "--workspace", "--bins"])
-        .current_dir(&root)
-        .status()
-        .await;
-    assert!(
-        built.is_ok_and(|s| s.success()),
-        "cargo build --workspace --bins failed"
-    );
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut command = Command::new(root.join("target/debug/scan"));
-    command
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env_remove("FN_LISTENER")
-        .env("BIND_ADDR", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    for (name, value) in settings {
-        command.env(name, value);
-    }
-    let scan = Scan {
-        _child: command.spawn().expect("target/debug/scan starts"),
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..200 {
-        if reqwest::get(format!("{}/healthz", scan.url))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return scan;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("scan did not answer at {} within 10 s", scan.url);
-}
-
-async fn post_event(scan: &Scan, event: &Value) -> Value {
+async fn post_event(scan: &Spawned, event: &Value) -> Value {
     let token = std::env::var("SCAN_WEBHOOK_TOKEN").expect("the stack sets SCAN_WEBHOOK_TOKEN");
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let response = client
@@ -150,4 +98,40 @@ async fn spoofed_object_can_be_tagged_in_place() {
         .map(|t| t.value.as_str())
         .collect();
     assert_eq!(status, ["spoofed"]);
+}
+
+#[tokio::test]
+async fn clean_object_tagged_in_place_keeps_user_tags() {
+    let scan = start_scan(&[("SCAN_ACTION_CLEAN", "tag")]).await;
+    let client = s3_client().await;
+    ensure_bucket(&client, BUCKET, false).await;
+    let key = format!(
+        "uploads/dispositions/{}/tagged.txt",
+        filestore::webhook::unix_now()
+    );
+    let bytes = samples::text();
+    let size = bytes.len();
+    let (etag, _) = put_object(&client, BUCKET, &key, bytes, Some("owner=alice&project=x")).await;
+
+    let summary = post_event(&scan, &s3_event(BUCKET, &key, size, &etag, None)).await;
+
+    assert_eq!(summary["verdicts"][0]["verdict"], "clean", "{summary}");
+    assert_eq!(summary["verdicts"][0]["action"], "tagged", "{summary}");
+    let tags: Vec<(String, String)> = client
+        .get_object_tagging()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .unwrap()
+        .tag_set
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect();
+    assert!(tags.contains(&("owner".into(), "alice".into())), "{tags:?}");
+    assert!(tags.contains(&("project".into(), "x".into())), "{tags:?}");
+    assert!(
+        tags.contains(&("scan-status".into(), "clean".into())),
+        "{tags:?}"
+    );
 }

@@ -83,6 +83,17 @@ async fn demo_files_get_expected_verdicts_and_actions() {
                     "tags of {name}: {tags:?}"
                 );
             }
+            "stored" => {
+                assert!(!exists, "{name} is still in the incoming bucket");
+                assert_eq!(record.file_id.as_deref(), Some(outcome.upload_id.as_str()));
+                let response = uploader.download(&outcome.upload_id, None).await.unwrap();
+                assert_eq!(response.status().as_u16(), 200, "download of {name}");
+                let body = response.bytes().await.unwrap();
+                assert!(
+                    body[..] == sample.bytes[..],
+                    "downloaded {name} differs from the upload"
+                );
+            }
             "deleted" => assert!(!exists, "{name} is still in the incoming bucket"),
             other => panic!("unexpected action {other} in the sample table"),
         }
