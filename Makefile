@@ -55,7 +55,7 @@ bench: install
 # --- deployment ----------------------------------------------------------------
 
 # Cargo packages of the functions.
-FUNCTIONS := presign scan notify
+FUNCTIONS := presign scan notify upload
 # Architecture `make package` builds for: arm64, which template.yaml deploys, when the Rust
 # target aarch64-unknown-linux-gnu is installed, otherwise x86_64. PACKAGE_ARCH=arm64 or
 # PACKAGE_ARCH=x86_64 chooses.

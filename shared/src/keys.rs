@@ -115,10 +115,16 @@ impl VaultSettings {
             VaultAuth::AppRole {
                 mount: config::or("VAULT_APPROLE_MOUNT", "approle"),
                 role_id,
-                secret_id: Zeroizing::new(config::required("VAULT_SECRET_ID")?),
+                secret_id: Zeroizing::new(
+                    config::optional("VAULT_SECRET_ID")
+                        .ok_or(ConfigError::Missing("VAULT_SECRET_ID"))?,
+                ),
             }
         } else {
-            VaultAuth::Token(Zeroizing::new(config::required("VAULT_TOKEN")?))
+            // Required only when no other way to log in is configured.
+            let token =
+                config::optional("VAULT_TOKEN").ok_or(ConfigError::Missing("VAULT_TOKEN"))?;
+            VaultAuth::Token(Zeroizing::new(token))
         };
         Ok(Some(Self {
             address,

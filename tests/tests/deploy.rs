@@ -825,7 +825,7 @@ fn template_passes_sam_validate() {
 // --- deployment descriptors -------------------------------------------------------------------
 
 /// Variables that contain secrets: descriptors pass them by reference, never as values.
-const SECRETS: [&str; 8] = [
+const SECRETS: [&str; 10] = [
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -834,6 +834,8 @@ const SECRETS: [&str; 8] = [
     "NOTIFY_WEBHOOK_SECRET",
     "PRESIGN_JWT_HS256_SECRET",
     "PRESIGN_API_KEYS",
+    "VAULT_TOKEN",
+    "VAULT_SECRET_ID",
 ];
 
 /// Variables every function reads besides its own: the front door (`filestore::serve`), the
@@ -866,8 +868,18 @@ const WATCHDOG_VARIABLES: [&str; 7] = [
     "fprocess",
 ];
 
-/// The variables one function reads, found in its sources by the `filestore::config` calls
-/// that read them.
+/// The modules of the shared library that read settings on a function's behalf.
+fn shared_settings_modules(function: &str) -> &'static [&'static str] {
+    match function {
+        "presign" => &["auth.rs"],
+        "scan" => &["decision.rs", "keys.rs"],
+        "upload" => &["auth.rs", "decision.rs", "keys.rs"],
+        _ => &[],
+    }
+}
+
+/// The variables one function reads, found in its sources and the shared modules that read
+/// settings for it, by the `filestore::config` calls that read them.
 #[derive(Debug)]
 struct Variables {
     known: BTreeSet<String>,
@@ -878,7 +890,11 @@ fn function_variables(function: &str) -> Variables {
     let folder = repo_root().join("functions").join(function).join("src");
     let mut known: BTreeSet<String> = COMMON_VARIABLES.iter().map(|v| v.to_string()).collect();
     let mut required = BTreeSet::new();
-    for path in rust_files(&folder) {
+    let mut sources = rust_files(&folder);
+    for module in shared_settings_modules(function) {
+        sources.push(repo_root().join("shared/src").join(module));
+    }
+    for path in sources {
         let source = fs::read_to_string(&path).unwrap();
         for reader in [
             "required", "optional", "or", "parsed", "bytes", "seconds", "list",
@@ -955,13 +971,41 @@ fn keys(value: &Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// Checks that a function which stores files gets `VAULT_ADDR` and a Vault login method.
+/// `filestore::keys` requires both at start-up but reads them with `config::optional`, so
+/// [`function_variables`] does not list them as required. upload always stores files, and scan
+/// does when `STORE_BUCKET` is set. With `secrets_elsewhere`, a token or AppRole credentials may
+/// be set outside the descriptor.
+fn assert_vault_login(
+    descriptor: &str,
+    function: &str,
+    set: &BTreeSet<String>,
+    secrets_elsewhere: bool,
+) {
+    if function != "upload" && !set.contains("STORE_BUCKET") {
+        return;
+    }
+    let token = set.contains("VAULT_TOKEN");
+    let app_role = set.contains("VAULT_ROLE_ID") && set.contains("VAULT_SECRET_ID");
+    let aws_iam = set.contains("VAULT_AWS_ROLE");
+    assert!(
+        set.contains("VAULT_ADDR"),
+        "{descriptor}: {function} stores files but VAULT_ADDR is not set"
+    );
+    assert!(
+        token || app_role || aws_iam || secrets_elsewhere,
+        "{descriptor}: {function} has no Vault login: set VAULT_TOKEN, VAULT_ROLE_ID and \
+         VAULT_SECRET_ID, or VAULT_AWS_ROLE"
+    );
+}
+
 #[test]
 fn openfaas_stack_matches_functions() {
     let stack = &yaml_documents("deploy/openfaas/stack.yml")[0];
     let functions = stack["functions"].as_object().unwrap();
     assert_eq!(stack["provider"]["name"], "openfaas");
-    assert_eq!(functions.len(), 3);
-    for function in ["presign", "scan", "notify"] {
+    assert_eq!(functions.len(), 4);
+    for function in ["presign", "scan", "notify", "upload"] {
         let entry = &functions[&format!("filestore-{function}")];
         let environment = &entry["environment"];
         let secrets_file = format!("deploy/openfaas/{function}.secrets.example.yml");
@@ -999,6 +1043,7 @@ fn openfaas_stack_matches_functions() {
             &WATCHDOG_VARIABLES,
             false,
         );
+        assert_vault_login("deploy/openfaas/stack.yml", function, &set, false);
     }
 }
 
@@ -1008,6 +1053,7 @@ fn fn_func_files_match_functions() {
         ("presign", "/uploads"),
         ("scan", "/webhook"),
         ("notify", "/verdicts"),
+        ("upload", "/files"),
     ];
     for (function, route) in routes {
         let path = format!("deploy/fn/{function}/func.yaml");
@@ -1037,6 +1083,7 @@ fn fn_func_files_match_functions() {
             "{path}: Fn serves on FN_LISTENER"
         );
         assert_variables(&path, function, &keys(config), &[], true);
+        assert_vault_login(&path, function, &keys(config), true);
     }
 }
 
@@ -1044,12 +1091,12 @@ fn fn_func_files_match_functions() {
 fn knative_services_match_functions() {
     let path = "deploy/knative/filestore.yaml";
     let services = yaml_documents(path);
-    assert_eq!(services.len(), 3);
+    assert_eq!(services.len(), 4);
     // The Knative Serving models check types, and validate.py rejects unknown field names.
     let output =
         run_checked(Command::new(tool("python")).args(["deploy/knative/validate.py", path]));
     assert!(output.contains("valid:"), "{output}");
-    for (service, function) in services.iter().zip(["presign", "scan", "notify"]) {
+    for (service, function) in services.iter().zip(["presign", "scan", "notify", "upload"]) {
         let container = &service["spec"]["template"]["spec"]["containers"][0];
         let env = container["env"].as_array().unwrap();
         let mut set = BTreeSet::new();
@@ -1074,6 +1121,7 @@ fn knative_services_match_functions() {
             set.insert(name);
         }
         assert_variables(path, function, &set, &[], false);
+        assert_vault_login(path, function, &set, false);
     }
 }
 
@@ -1093,10 +1141,13 @@ fn sam_functions_match_functions() {
         ("PresignFunction", "presign"),
         ("ScanFunction", "scan"),
         ("NotifyFunction", "notify"),
+        ("UploadFunction", "upload"),
     ] {
         let properties = &resources[resource]["Properties"];
         let variables = &properties["Environment"]["Variables"];
-        let set = keys(variables);
+        // Every function gets the Globals variables too, so it must read them as well.
+        let mut set = keys(variables);
+        set.extend(globals.iter().cloned());
 
         assert_eq!(
             resources[resource]["Metadata"]["BuildMethod"],
@@ -1110,14 +1161,17 @@ fn sam_functions_match_functions() {
         assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON");
         for name in SECRETS {
             if let Some(value) = variables.get(name) {
-                assert!(
-                    value.get("Ref").is_some(),
-                    "{resource}: secret {name} is not a NoEcho parameter reference"
+                let parameter = value["Ref"].as_str().unwrap_or_else(|| {
+                    panic!("{resource}: secret {name} is not a parameter reference")
+                });
+                assert_eq!(
+                    template["Parameters"][parameter]["NoEcho"], true,
+                    "{resource}: secret {name} comes from {parameter}, which is not NoEcho"
                 );
             }
         }
-        let vault: Vec<&str> = globals.iter().map(String::as_str).collect();
-        assert_variables("template.yaml", function, &set, &vault, false);
+        assert_variables("template.yaml", function, &set, &[], false);
+        assert_vault_login("template.yaml", function, &set, false);
     }
     for parameter in ["NotifyToken", "NotifyWebhookSecret"] {
         assert_eq!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 use filestore::clamd::{Clamd, ClamdError, ScanSession, Scanner};
 use filestore_e2e::client::Uploader;
 use filestore_e2e::receiver::Receiver;
+use filestore_e2e::spawn::start_function;
 use filestore_e2e::{StackEnv, ensure_bucket, put_object, s3_client, s3_event, samples};
 use serde_json::{Value, json};
 
@@ -103,14 +104,32 @@ async fn zero_byte_objects_get_defined_verdicts() {
 async fn tag_limit_still_records_verdict() {
     let env = stack();
     let receiver = Receiver::start(env.webhook_secret.clone()).await.unwrap();
-    let uploader = Uploader::new(env);
     let key = unique("ten-tags.txt");
     let tagging = (0..10)
         .map(|i| format!("t{i}=v{i}"))
         .collect::<Vec<_>>()
         .join("&");
 
-    let summary = scan_direct(&uploader, &key, samples::text(), Some(&tagging)).await;
+    // Tagging in place is the disposition with a tag limit; the stack stores clean objects.
+    let scan = start_function("scan", &[("SCAN_ACTION_CLEAN", "tag")]).await;
+    let client = s3_client().await;
+    ensure_bucket(&client, PLAIN, false).await;
+    let bytes = samples::text();
+    let size = bytes.len();
+    let (etag, _) = put_object(&client, PLAIN, &key, bytes, Some(&tagging)).await;
+    let summary: Value = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{}/webhook", scan.url))
+        .bearer_auth(std::env::var("SCAN_WEBHOOK_TOKEN").unwrap())
+        .json(&s3_event(PLAIN, &key, size, &etag, None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     let verdict = only_verdict(&summary);
     assert_eq!(verdict["verdict"], "clean");

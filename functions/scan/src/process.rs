@@ -30,6 +30,14 @@ pub async fn process<S: Scanner>(
     };
     let info = app.store.head(requested).await?;
     let replaced = matches!((&object.etag, &info), (Some(expected), Some(found)) if found.etag.as_ref() != Some(expected));
+    if replaced {
+        info!(
+            key = %object.key,
+            event_etag = ?object.etag,
+            stored_etag = ?info.as_ref().and_then(|i| i.etag.as_deref()),
+            "the event names other content than the bucket holds"
+        );
+    }
 
     let Some(info) = info.filter(|_| !replaced) else {
         return replay_event_version(app, object).await;

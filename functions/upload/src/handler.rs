@@ -247,12 +247,18 @@ fn too_large(max: u64) -> Response {
     )
 }
 
+/// A 503 for a dependency that failed: `storage`, `scanner` or `keys` (Vault).
 fn unavailable(what: &str, detail: &str) -> Response {
     error!(service = what, error = detail, "dependency unavailable");
+    let name = match what {
+        "keys" => "the key service (Vault)",
+        "scanner" => "the virus scanner",
+        _ => "storage",
+    };
     let mut response = error_response(
         StatusCode::SERVICE_UNAVAILABLE,
         &format!("{what}_unavailable"),
-        format!("the {what} cannot be reached; nothing was stored; retry later"),
+        format!("{name} cannot be reached; nothing was stored; retry later"),
     );
     response
         .headers_mut()
@@ -262,7 +268,7 @@ fn unavailable(what: &str, detail: &str) -> Response {
 
 fn key_failure(error: &KeyError) -> Response {
     // Whatever Vault said, the caller can only retry later; the detail goes to the log.
-    unavailable("key service", &error.to_string())
+    unavailable("keys", &error.to_string())
 }
 
 fn unauthorized(error: AuthError) -> Response {

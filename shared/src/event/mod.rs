@@ -92,7 +92,7 @@ fn classify(index: usize, record: &S3EventRecord) -> Result<RecordKind, EventErr
         bucket,
         key,
         version_id: non_empty(record.s3.object.version_id.as_deref()),
-        etag: non_empty(record.s3.object.e_tag.as_deref()),
+        etag: comparable_etag(record.s3.object.e_tag.as_deref()),
         size: record.s3.object.size,
         event_name,
         sequencer: non_empty(record.s3.object.sequencer.as_deref()),
@@ -123,6 +123,48 @@ pub fn decode_key(raw: &str) -> String {
 
 fn non_empty(value: Option<&str>) -> Option<String> {
     value.filter(|v| !v.is_empty()).map(str::to_string)
+}
+
+/// Keeps an event's ETag only when it has the form HEAD and GET return: 32 hex digits, with
+/// `-<parts>` after a multipart upload, quotes removed. MinIO puts the sealed 96-digit ETag of
+/// an object it encrypts at rest (SSE-S3, SSE-KMS) in its events, which never equals the ETag
+/// that HEAD returns; comparing with it would call every such object replaced.
+pub(crate) fn comparable_etag(value: Option<&str>) -> Option<String> {
+    let etag = value?.trim_matches('"');
+    let (digest, parts) = match etag.split_once('-') {
+        Some((digest, parts)) => (digest, Some(parts)),
+        None => (etag, None),
+    };
+    let digest_ok = digest.len() == 32 && digest.bytes().all(|b| b.is_ascii_hexdigit());
+    let parts_ok = parts.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (digest_ok && parts_ok).then(|| etag.to_string())
+}
+
+#[cfg(test)]
+mod etag_tests {
+    use super::comparable_etag;
+
+    #[test]
+    fn keeps_md5_and_multipart_etags_and_drops_sealed_ones() {
+        let md5 = "183a5804104d01747148b9b7f1bc726b";
+        assert_eq!(comparable_etag(Some(md5)).as_deref(), Some(md5));
+        assert_eq!(
+            comparable_etag(Some("\"183a5804104d01747148b9b7f1bc726b\"")).as_deref(),
+            Some(md5)
+        );
+        assert_eq!(
+            comparable_etag(Some("183a5804104d01747148b9b7f1bc726b-12")).as_deref(),
+            Some("183a5804104d01747148b9b7f1bc726b-12")
+        );
+        let sealed = "20000f00b3d8d3bf62795e31ba19662a2b1e893ea59dbb0a110a4622efe33b71358f578fe30d074c92acb2edd0ff1330";
+        assert_eq!(comparable_etag(Some(sealed)), None);
+        assert_eq!(comparable_etag(Some("")), None);
+        assert_eq!(
+            comparable_etag(Some("183a5804104d01747148b9b7f1bc726b-")),
+            None
+        );
+        assert_eq!(comparable_etag(None), None);
+    }
 }
 
 #[cfg(test)]
