@@ -51,6 +51,7 @@ demo: install stack-up
 .PHONY: bench
 bench: install
 	bench/scan-memory.sh
+	bench/encryption.sh
 
 # --- deployment ----------------------------------------------------------------
 
