@@ -1,8 +1,8 @@
 //! Encryption throughput against a plain copy of the same bytes, in memory and into MinIO.
 //!
 //! Usage: `encryption [size-in-MiB]` (default 256) with the local stack's environment. Prints a
-//! markdown table. The object is random bytes made once; every variant handles the same bytes
-//! in 1 MiB pieces, the size in which the functions receive a body.
+//! markdown table. The object is random bytes made once. Every variant handles the same bytes
+//! in 1 MiB pieces.
 //!
 //! - memory, plain: copying the pieces into one buffer (what a pass-through costs at least);
 //! - memory, encrypted: the envelope format's encryptor over the pieces;

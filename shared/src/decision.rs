@@ -1,4 +1,4 @@
-//! Turning a clamd answer and a content check into a verdict, the same way in the scan and
+//! Verdicts from a clamd result and a content check, decided the same way in the scan and
 //! upload functions.
 
 use crate::clamd::ScanOutcome;

@@ -30,10 +30,10 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::config::{self, ConfigError};
 use crate::envelope::DataKey;
 
-/// Why a key operation failed.
+/// Failure of a key operation.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// Vault could not be reached or answered with a server error; retrying later may work.
+    /// Vault could not be reached or returned a server error, so a later retry may work.
     #[error("Vault is unavailable: {0}")]
     Unavailable(String),
     /// Vault refused the credentials or the policy does not allow the operation.
@@ -42,7 +42,7 @@ pub enum KeyError {
     /// Vault rejected the input, for example a damaged wrapped key.
     #[error("Vault rejected the request: {0}")]
     Rejected(String),
-    /// Vault answered with something that is not a usable key.
+    /// Vault returned something that is not a usable key.
     #[error("Vault returned an unusable key: {0}")]
     BadKey(String),
 }
@@ -54,7 +54,7 @@ impl KeyError {
     }
 }
 
-/// How the functions log in to Vault.
+/// Login method of the functions at Vault.
 #[derive(Clone)]
 pub enum VaultAuth {
     Token(Zeroizing<String>),
@@ -80,7 +80,7 @@ impl std::fmt::Debug for VaultAuth {
     }
 }
 
-/// Where Vault is and which transit key wraps the data keys.
+/// Vault address, login and the transit key that wraps the data keys.
 #[derive(Debug, Clone)]
 pub struct VaultSettings {
     pub address: String,

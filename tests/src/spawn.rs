@@ -19,7 +19,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Builds the workspace binaries (a no-op when they are current), then starts `target/debug/<name>`
-/// with `settings` added to the environment, and waits until `/healthz` answers.
+/// with `settings` added to the environment, and waits until `/healthz` responds.
 pub async fn start_function(name: &str, settings: &[(&str, &str)]) -> Spawned {
     let root = repo_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -1,4 +1,4 @@
-//! The encrypted file store against the real stack: the upload function's answers, what lies on
+//! The encrypted file store against the real stack: the upload function's responses, what lies on
 //! MinIO's disk, damaged objects, and key rotation with rewrapping in OpenBao.
 
 use std::path::PathBuf;

@@ -71,7 +71,7 @@ pub async fn process<S: Scanner>(
         return Ok(None);
     };
     // The encrypted copy becomes visible before the verdict is recorded, so a recorded clean
-    // verdict always has its copy; removing the incoming object comes after, in `finish`.
+    // verdict always has its copy. The incoming object is removed after that, in `finish`.
     let file_id = match decision.pending.take() {
         Some(pending) => Some(pending.commit().await?.file_id),
         None => None,
@@ -163,9 +163,9 @@ async fn finish<S: Scanner>(
     Ok(record)
 }
 
-/// Names the encrypted copy of an incoming object: an upload made through presign keeps its
-/// upload id, so its uploader can fetch it; any other object gets an id derived from its
-/// ledger key, the same on every delivery.
+/// Names the encrypted copy of an incoming object. An upload made through presign keeps its
+/// upload id, so its uploader can fetch it. Any other object gets an id derived from its ledger
+/// key, which is the same on every delivery.
 fn file_info<S>(app: &App<S>, key: &str, ledger_key: &str) -> FileInfo {
     let file_id = match upload_id_of(key) {
         Some(id) => id.to_string(),

@@ -32,8 +32,8 @@ enum AttemptError {
 /// Decides the verdict, retrying clamd failures up to the configured number of attempts.
 /// Returns `None` when the object disappeared or changed during the scan.
 ///
-/// With `file` given, the same read also writes the encrypted copy for the file store; the
-/// copy is kept (uncommitted) only when the verdict is clean.
+/// With `file` given, the same read also writes the encrypted copy for the file store. The
+/// copy is kept, uncommitted, only when the verdict is clean.
 pub async fn decide<S: Scanner>(
     app: &App<S>,
     at: Location<'_>,

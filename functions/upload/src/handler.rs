@@ -109,8 +109,8 @@ async fn upload(
                 )
                 .await
             {
-                // The file is stored but its owner could not be recorded, so nobody could
-                // fetch it: remove it and report the failure.
+                // The file is stored but its owner was not recorded, so no one could fetch it.
+                // It is removed and the failure reported.
                 error!(file_id = %file.file_id, error = %e, "status record not written");
                 remove_file(&app, &file.file_id).await;
                 return unavailable("storage", &e.to_string());
@@ -247,7 +247,7 @@ fn too_large(max: u64) -> Response {
     )
 }
 
-/// A 503 for a dependency that failed: `storage`, `scanner` or `keys` (Vault).
+/// Builds the 503 for a dependency that failed: `storage`, `scanner` or `keys` (Vault).
 fn unavailable(what: &str, detail: &str) -> Response {
     error!(service = what, error = detail, "dependency unavailable");
     let name = match what {
@@ -267,7 +267,7 @@ fn unavailable(what: &str, detail: &str) -> Response {
 }
 
 fn key_failure(error: &KeyError) -> Response {
-    // Whatever Vault said, the caller can only retry later; the detail goes to the log.
+    // Whatever Vault returned, the caller can only retry later, so the detail goes to the log.
     unavailable("keys", &error.to_string())
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Routes (function URL or HTTP API):
 //! - `POST /files?name=<file name>` with the file as the body: the content check and the virus
-//!   scan run while the body streams into the encrypted store. Answers 201 with the file id when
+//!   scan run while the body streams into the encrypted store. Returns 201 with the file id when
 //!   clean; 422 with the signature when infected (or the reason when it cannot be scanned); 415
 //!   with the declared and detected types when the content does not match the name; 413 over
 //!   the size limit; 503 when clamd, Vault or storage cannot be reached. Nothing is stored in

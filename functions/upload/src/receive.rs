@@ -12,12 +12,12 @@ use futures::{Stream, StreamExt};
 
 use crate::handler::App;
 
-/// Why a file was not stored.
+/// Reason a file was not stored.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiveError {
     #[error("the file is over the limit of {max} bytes")]
     TooLarge { max: u64 },
-    /// The verdict was not clean; the judgement says why.
+    /// The verdict was not clean, and the judgement gives the reason.
     #[error("the file was refused: {}", .0.verdict.name())]
     Refused(Box<Judgement>),
     #[error("reading the request body failed: {0}")]

@@ -39,7 +39,7 @@ pub fn file_key(file_id: &str) -> String {
     format!("files/{file_id}")
 }
 
-/// Why storing or reading an encrypted file failed.
+/// Failure to store or read an encrypted file.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     #[error(transparent)]
@@ -54,7 +54,7 @@ pub enum SealError {
     NotClean(String),
 }
 
-/// What is known about a file when it is written.
+/// Description of a file as it is written.
 #[derive(Debug, Clone)]
 pub struct FileInfo {
     pub file_id: String,

@@ -1,8 +1,8 @@
 //! Rewraps the data keys of every stored file under the newest version of the transit key.
 //!
 //! Run after rotating the key (`bao write -f transit/keys/filestore/rotate`). Old versions stay
-//! readable until they are retired, so rotation never blocks reads; rewrapping lets the old
-//! versions be retired afterwards (`min_decryption_version`). Only object metadata changes: each
+//! readable until they are retired (`min_decryption_version`), so rotation does not block
+//! reads. Rewrapping every file is what makes retiring them safe. Only object metadata changes: each
 //! object is copied onto itself by storage, with the new wrapped key, on the condition that it
 //! did not change since it was read. No body is read or written here, and no data key leaves
 //! Vault in plaintext.
