@@ -47,6 +47,11 @@ test: install lint unit integration localstack-test
 demo: install stack-up
 	$(WITH_ENV) cargo run -q -p filestore-e2e --bin demo
 
+# The load and fault scenarios at full size; the report goes to bench/results/soak.md.
+.PHONY: soak
+soak: install stack-up build
+	$(WITH_ENV) cargo run -q -p filestore-e2e --bin soak
+
 # Benchmarks stay out of `make test`; their figures go to bench/results/.
 .PHONY: bench
 bench: install

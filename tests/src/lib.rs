@@ -7,6 +7,7 @@ pub mod flow;
 pub mod formats;
 pub mod receiver;
 pub mod samples;
+pub mod soak;
 pub mod spawn;
 
 /// Settings of the running local stack, read from the environment `scripts/stack.sh` writes.

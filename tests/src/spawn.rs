@@ -9,8 +9,15 @@ use tokio::process::{Child, Command};
 
 /// A running function binary.
 pub struct Spawned {
-    _child: Child,
+    child: Child,
     pub url: String,
+}
+
+impl Spawned {
+    /// Process id of the function, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
 }
 
 /// Returns the repository root.
@@ -52,7 +59,7 @@ pub async fn start_function(name: &str, settings: &[(&str, &str)]) -> Spawned {
         command.env(key, value);
     }
     let spawned = Spawned {
-        _child: command
+        child: command
             .spawn()
             .unwrap_or_else(|e| panic!("target/debug/{name} does not start: {e}")),
         url: format!("http://127.0.0.1:{port}"),

@@ -38,6 +38,10 @@ pub enum ScanError {
     Notify(#[from] NotifyError),
     #[error(transparent)]
     Seal(#[from] SealError),
+    /// clamd failed on every attempt; the object keeps its `error` verdict until a later
+    /// delivery of the event scans it.
+    #[error("{key} is not scanned yet ({reason}); the event must be delivered again")]
+    Unfinished { key: String, reason: String },
 }
 
 impl From<KeyError> for ScanError {
@@ -52,6 +56,7 @@ impl From<ScanError> for lambda_runtime::Diagnostic {
             ScanError::Store(_) => "StoreError",
             ScanError::Notify(_) => "NotifyError",
             ScanError::Seal(_) => "FileStoreError",
+            ScanError::Unfinished { .. } => "ScannerUnavailable",
         };
         Self {
             error_type: error_type.into(),

@@ -72,6 +72,16 @@ pub async fn process<S: Scanner>(
     };
     // The encrypted copy becomes visible before the verdict is recorded, so a recorded clean
     // verdict always has its copy. The incoming object is removed after that, in `finish`.
+    if let Verdict::Error { reason } = &decision.verdict
+        && retrying_error
+    {
+        // Still failing: the first error verdict was already acted on and sent, so this
+        // attempt only asks for the event again.
+        return Err(ScanError::Unfinished {
+            key: object.key.clone(),
+            reason: reason.clone(),
+        });
+    }
     let file_id = match decision.pending.take() {
         Some(pending) => Some(pending.commit().await?.file_id),
         None => None,
@@ -104,7 +114,16 @@ pub async fn process<S: Scanner>(
     } else {
         ledger::claim(app, &ledger_key, entry).await?
     };
-    finish(app, &ledger_key, entry).await.map(Some)
+    let record = finish(app, &ledger_key, entry).await?;
+    // An `error` verdict is sent so the uploader sees the delay, and the invocation then fails
+    // so that the event is delivered again (SQS, MinIO's queue) until clamd answers.
+    if let Verdict::Error { reason } = &record.verdict {
+        return Err(ScanError::Unfinished {
+            key: record.key,
+            reason: reason.clone(),
+        });
+    }
+    Ok(Some(record))
 }
 
 /// Finishes a verdict whose object is gone or replaced, if the ledger has one for the exact

@@ -518,26 +518,8 @@ impl PlainStream {
 impl OpenedFile {
     /// Streams the whole plaintext.
     pub async fn read(&self, store: &Store) -> Result<PlainStream, SealError> {
-        let key = file_key(&self.file_id);
-        let at = Location {
-            bucket: &self.bucket,
-            key: &key,
-            version_id: None,
-        };
-        let output = store
-            .client()
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(|e| request_error("GetObject", at, e))?;
-        Ok(PlainStream {
-            body: output.body,
-            state: Some(Decoding::Whole(Decryptor::new(&self.key, &self.file_id))),
-            bucket: self.bucket.clone(),
-            key,
-        })
+        let decoding = Decoding::Whole(Decryptor::new(&self.key, &self.file_id));
+        self.stream(store, None, decoding).await
     }
 
     /// Streams plaintext bytes `start..=end_inclusive`, fetching only the chunks that hold them.
@@ -548,6 +530,17 @@ impl OpenedFile {
         end_inclusive: u64,
     ) -> Result<PlainStream, SealError> {
         let plan = plan_range(&self.header, self.object_len, start, end_inclusive)?;
+        let range = format!("bytes={}-{}", plan.fetch_start, plan.fetch_end_inclusive);
+        let decoding = Decoding::Range(RangeDecryptor::new(&self.key, &self.header, &plan));
+        self.stream(store, Some(range), decoding).await
+    }
+
+    async fn stream(
+        &self,
+        store: &Store,
+        range: Option<String>,
+        decoding: Decoding,
+    ) -> Result<PlainStream, SealError> {
         let key = file_key(&self.file_id);
         let at = Location {
             bucket: &self.bucket,
@@ -559,20 +552,13 @@ impl OpenedFile {
             .get_object()
             .bucket(&self.bucket)
             .key(&key)
-            .range(format!(
-                "bytes={}-{}",
-                plan.fetch_start, plan.fetch_end_inclusive
-            ))
+            .set_range(range)
             .send()
             .await
             .map_err(|e| request_error("GetObject", at, e))?;
         Ok(PlainStream {
             body: output.body,
-            state: Some(Decoding::Range(RangeDecryptor::new(
-                &self.key,
-                &self.header,
-                &plan,
-            ))),
+            state: Some(decoding),
             bucket: self.bucket.clone(),
             key,
         })
