@@ -52,11 +52,14 @@ demo: install stack-up
 soak: install stack-up build
 	$(WITH_ENV) cargo run -q -p filestore-e2e --bin soak
 
-# Benchmarks stay out of `make test`; their figures go to bench/results/.
+# Benchmarks stay out of `make test`; their figures go to bench/results/. bench/overhead.sh
+# (about 40 minutes on two cores) runs its own clamd, MinIO, OpenBao and functions on ports
+# apart from the local stack's; BENCH_QUICK=1 runs a tenth of its corpus.
 .PHONY: bench
 bench: install
 	bench/scan-memory.sh
 	bench/encryption.sh
+	bench/overhead.sh
 
 # --- deployment ----------------------------------------------------------------
 

@@ -38,10 +38,10 @@ receiver_port=9290
 quick=${BENCH_QUICK:-}
 if [[ $quick == 1 ]]; then
     results_dir=$state/results-quick
-    min_free_gib=3
+    min_free_gib=4
 else
     results_dir=$repo_root/bench/results
-    min_free_gib=6
+    min_free_gib=8
 fi
 log_dir=$state/logs
 results_jsonl=$state/results.jsonl
@@ -223,6 +223,8 @@ export BENCH_BIN_DIR=$bin_dir
 export BENCH_COLD_PORT=$cold_port
 export BENCH_LOG_DIR=$log_dir
 export BENCH_STARTED=$started_at
+BENCH_COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
+export BENCH_COMMIT
 export BENCH_CLAMD_CONF=$state/clamd.conf
 export BENCH_CLAMD_ADDR=$host:$clamd_port
 overhead=$bin_dir/overhead

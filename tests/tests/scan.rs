@@ -177,6 +177,34 @@ async fn duplicate_event_replays_first_verdict() {
 }
 
 #[tokio::test]
+async fn sealed_etag_event_replays_after_store() {
+    // MinIO's events for objects it encrypts at rest carry a sealed 96-digit ETag that HEAD
+    // never returns. A redelivery after the clean object moved to the store must still find
+    // the first verdict.
+    let uploader = Uploader::new(stack());
+    let client = s3_client().await;
+    ensure_bucket(&client, PLAIN, false).await;
+    let key = unique("sealed.txt");
+    let bytes = samples::text();
+    let size = bytes.len();
+    put_object(&client, PLAIN, &key, bytes, None).await;
+    let sealed = "20000f00b3d8d3bf62795e31ba19662a2b1e893ea59dbb0a110a4622efe33b71358f578fe30d074c92acb2edd0ff1330";
+    let event = s3_event(PLAIN, &key, size, sealed, None);
+
+    let first = uploader.invoke("scan", &event).await.unwrap();
+    let second = uploader.invoke("scan", &event).await.unwrap();
+
+    assert_eq!(only_verdict(&first)["verdict"], "clean", "{first}");
+    assert_eq!(only_verdict(&first)["action"], "stored", "{first}");
+    assert!(!exists(&client, PLAIN, &key).await);
+    assert_eq!(
+        only_verdict(&second)["id"],
+        only_verdict(&first)["id"],
+        "the same verdict must be replayed: {second}"
+    );
+}
+
+#[tokio::test]
 async fn overwritten_object_is_left_to_newer_event() {
     let uploader = Uploader::new(stack());
     let client = s3_client().await;

@@ -418,7 +418,8 @@ fn words(rng: &mut Rng, count: usize, out: &mut String) {
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(*rng.pick(WORDS));
+        let word: &&str = rng.pick(WORDS);
+        out.push_str(word);
     }
 }
 

@@ -57,13 +57,18 @@ impl Processes {
         snapshot
     }
 
-    fn reset_peaks(&self) {
+    fn reset_peaks(&self) -> BTreeMap<String, f64> {
+        let mut current = BTreeMap::new();
         for role in FUNCTION_ROLES {
             if let Some(pid) = self.pid(role) {
+                if let Some(kib) = status_kib(pid, "VmRSS") {
+                    current.insert(role.to_string(), kib as f64 / 1024.0);
+                }
                 // Writing 5 resets VmHWM to the current RSS (Linux 4.0 and later).
                 let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
             }
         }
+        current
     }
 
     fn peaks(&self) -> BTreeMap<String, f64> {
@@ -122,6 +127,7 @@ fn system_busy_seconds() -> Option<f64> {
 
 /// A run in progress: started before the first object, finished after the last.
 pub struct Probe {
+    rss_at_start: BTreeMap<String, f64>,
     processes: Processes,
     cpu_before: BTreeMap<String, f64>,
     system_before: Option<f64>,
@@ -130,8 +136,9 @@ pub struct Probe {
 
 impl Probe {
     pub fn start(processes: &Processes) -> Self {
-        processes.reset_peaks();
+        let rss_at_start = processes.reset_peaks();
         Self {
+            rss_at_start,
             processes: processes.clone(),
             cpu_before: processes.cpu_snapshot(),
             system_before: system_busy_seconds(),
@@ -171,6 +178,7 @@ impl Probe {
             .map(|(after, before)| ((after - before - ours) / (wall * cores)).max(0.0))
             .unwrap_or(0.0);
         Usage {
+            rss_at_start_mib: self.rss_at_start,
             other_cpu_share,
             cpu_seconds,
             cpu_ms_per_mb,
@@ -180,6 +188,7 @@ impl Probe {
 }
 
 pub struct Usage {
+    pub rss_at_start_mib: BTreeMap<String, f64>,
     pub other_cpu_share: f64,
     pub cpu_seconds: BTreeMap<String, f64>,
     pub cpu_ms_per_mb: BTreeMap<String, f64>,
@@ -235,6 +244,9 @@ pub struct Row {
     pub latency_ms: Latency,
     pub cpu_ms_per_mb: BTreeMap<String, f64>,
     pub peak_rss_mib: BTreeMap<String, f64>,
+    /// RSS of the functions when the row started: what the process kept from earlier rows.
+    #[serde(default)]
+    pub rss_at_start_mib: BTreeMap<String, f64>,
     /// Share of the machine's CPU that processes outside the benchmark used during the row.
     #[serde(default)]
     pub other_cpu_share: f64,
@@ -260,7 +272,14 @@ impl Row {
         busy: Duration,
         usage: Usage,
     ) -> Self {
-        let busy_secs = busy.as_secs_f64().max(1e-9);
+        let busy_secs = busy.as_secs_f64();
+        let rate = |amount: f64| {
+            if busy_secs > 0.0 {
+                amount / busy_secs
+            } else {
+                0.0
+            }
+        };
         Self {
             kind: "throughput".into(),
             db: db.into(),
@@ -270,11 +289,12 @@ impl Row {
             objects: latencies.len(),
             bytes,
             busy_secs,
-            objects_per_sec: latencies.len() as f64 / busy_secs,
-            mb_per_sec: bytes as f64 / 1e6 / busy_secs,
+            objects_per_sec: rate(latencies.len() as f64),
+            mb_per_sec: rate(bytes as f64 / 1e6),
             latency_ms: Latency::of(latencies),
             cpu_ms_per_mb: usage.cpu_ms_per_mb,
             peak_rss_mib: usage.peak_rss_mib,
+            rss_at_start_mib: usage.rss_at_start_mib,
             other_cpu_share: usage.other_cpu_share,
             s3_requests_per_object: BTreeMap::new(),
             mismatches: 0,

@@ -308,7 +308,12 @@ impl Product {
             .into_iter()
             .flatten()
             .collect();
-        let bytes: u64 = entries.iter().map(|e| e.size).sum();
+        // Throughput counts only the objects whose webhook arrived.
+        let bytes: u64 = samples
+            .iter()
+            .filter(|(_, outcome)| outcome.is_ok())
+            .map(|(index, _)| entries[*index].size)
+            .sum();
         let usage = probe.finish(bytes);
         let intervals: Vec<(Instant, Instant)> = samples
             .iter()

@@ -34,6 +34,9 @@ pub struct RunInfo {
     /// Where the corpus, MinIO's data and clamd's temporary files were.
     #[serde(default)]
     pub storage: String,
+    /// `git describe --always --dirty` of the measured tree.
+    #[serde(default)]
+    pub commit: String,
     pub total_secs: f64,
 }
 
@@ -140,9 +143,11 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(out, "# What Filestore adds to clamd\n");
     let _ = writeln!(
         out,
-        "Run on {} with `make bench` (`bench/overhead.sh`{}) on {} cores ({}, {:.0} GiB RAM), \
-         ClamAV {}. The run took {:.0} minutes. Every service ran on this machine, on 127.0.0.1.\n",
+        "Run on {} at commit {} with `make bench` (`bench/overhead.sh`{}) on {} cores ({}, \
+         {:.0} GiB RAM), ClamAV {}. The run took {:.0} minutes. Every service ran on this \
+         machine, on 127.0.0.1.\n",
         run.date,
+        run.commit,
         if run.quick { ", BENCH_QUICK=1" } else { "" },
         run.cores,
         run.cpu,
@@ -285,6 +290,7 @@ fn targets(results: &Results, out: &mut String) {
     let peak = results
         .rows
         .iter()
+        .filter(|r| r.mode == SCAN || r.mode.starts_with(E2E))
         .flat_map(|r| ["scan", "scan_alone"].map(|role| r.peak_rss_mib.get(role).copied()))
         .flatten()
         .fold(None, |max: Option<f64>, v| {
@@ -351,7 +357,7 @@ fn detail(results: &Results, db: &str, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "| mode | conc. | class | objects | objects/s | MB/s | p50 ms | p95 ms | p99 ms | CPU ms/MB clamd | CPU ms/MB Filestore | CPU ms/MB MinIO | CPU ms/MB other | peak RSS scan MiB | peak RSS notify MiB | CPU of other processes | wrong |"
+        "| mode | conc. | class | objects | objects/s | MB/s | p50 ms | p95 ms | p99 ms | CPU ms/MB clamd | CPU ms/MB Filestore | CPU ms/MB MinIO | CPU ms/MB other | peak RSS scan MiB (at start) | peak RSS notify MiB | CPU of other processes | wrong |"
     );
     let _ = writeln!(
         out,
@@ -362,14 +368,19 @@ fn detail(results: &Results, db: &str, out: &mut String) {
         let ours = cpu(row, OURS);
         let minio = cpu(row, &["minio"]);
         let other = cpu(row, &["bao", "client"]);
-        let scan_rss = row
-            .peak_rss_mib
-            .get(if row.mode == SCAN {
-                "scan_alone"
-            } else {
-                "scan"
-            })
-            .filter(|_| row.mode.starts_with("scan") || row.mode.starts_with("end"));
+        let scan_role = if row.mode == SCAN {
+            "scan_alone"
+        } else {
+            "scan"
+        };
+        let product_row = row.mode.starts_with("scan") || row.mode.starts_with("end");
+        let scan_rss = match (
+            row.peak_rss_mib.get(scan_role),
+            row.rss_at_start_mib.get(scan_role),
+        ) {
+            (Some(peak), Some(start)) if product_row => format!("{peak:.1} ({start:.1})"),
+            _ => "–".to_string(),
+        };
         let notify_rss = row
             .peak_rss_mib
             .get("notify")
@@ -390,7 +401,7 @@ fn detail(results: &Results, db: &str, out: &mut String) {
             ours,
             minio,
             other,
-            fmt(scan_rss.copied(), 1),
+            scan_rss,
             fmt(notify_rss.copied(), 1),
             row.other_cpu_share * 100.0,
             row.mismatches
@@ -453,13 +464,13 @@ fn cold_starts(results: &Results, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "| database | function | first event | starts | start to listening ms | start to first answer ms | same event when warm ms | RSS after first event MiB |"
+        "| database | function | first event | starts | start to listening ms | start to first answer ms | same event when warm ms | first minus warm ms | RSS after first event MiB |"
     );
-    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|");
     for cold in &results.cold_starts {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.1} ({:.1}) | {:.1} ({:.1}) | {:.1} ({:.1}) | {:.1} |",
+            "| {} | {} | {} | {} | {:.1} ({:.1}) | {:.1} ({:.1}) | {:.1} ({:.1}) | {:.1} | {:.1} |",
             cold.db,
             cold.function,
             cold.event,
@@ -470,6 +481,7 @@ fn cold_starts(results: &Results, out: &mut String) {
             cold.first_event_ms.max,
             cold.warm_event_ms.p50,
             cold.warm_event_ms.max,
+            cold.first_event_ms.p50 - cold.warm_event_ms.p50,
             cold.rss_after_first_event_mib
         );
         for error in &cold.errors {

@@ -119,7 +119,8 @@ fn body_line(rng: &mut Rng, index: usize, line: &mut String) {
     };
     let _ = write!(line, "Bench.Body.T{target}-{index:06}:{target}:{offset}:");
     if rng.percent(15) {
-        line.push_str(*rng.pick(COMMON_PREFIXES));
+        let prefix: &&str = rng.pick(COMMON_PREFIXES);
+        line.push_str(prefix);
     }
     // Fixed offsets check a pattern at one place only, so gaps and `*` are kept for floating
     // ones.

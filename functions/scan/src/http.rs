@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
@@ -17,12 +18,18 @@ use filestore::clamd::Scanner;
 
 use crate::handler::{self, App};
 
+/// Largest webhook body accepted, in bytes.
+pub const WEBHOOK_BODY_LIMIT: usize = 256 * 1024;
+
 /// Builds the router of the HTTP front door.
 pub fn router<S: Scanner + 'static>(app: Arc<App<S>>) -> Router {
     Router::new()
         .route("/", post(receive_webhook::<S>))
         .route("/webhook", post(receive_webhook::<S>))
         .route("/healthz", get(|| async { "ok" }))
+        // A MinIO event carries one record of a few KiB, so a larger body is refused before it
+        // is read, which bounds memory under a flood to this limit per open request.
+        .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
         .with_state(app)
 }
 

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use filestore::clamd::Scanner;
-use filestore::event::ObjectRef;
+use filestore::event::{ObjectRef, comparable_etag};
 use filestore::store::Location;
 use filestore::verdict::{Action, Verdict, VerdictRecord, now_rfc3339, upload_id_of};
 use tracing::info;
@@ -29,7 +29,8 @@ pub async fn process<S: Scanner>(
         version_id: object.version_id.as_deref(),
     };
     let info = app.store.head(requested).await?;
-    let replaced = matches!((&object.etag, &info), (Some(expected), Some(found)) if found.etag.as_ref() != Some(expected));
+    let comparable = comparable_etag(object.etag.as_deref());
+    let replaced = matches!((&comparable, &info), (Some(expected), Some(found)) if found.etag.as_ref() != Some(expected));
     if replaced {
         info!(
             key = %object.key,
@@ -43,7 +44,13 @@ pub async fn process<S: Scanner>(
         return replay_event_version(app, object).await;
     };
     let version_id = object.version_id.clone().or(info.version_id.clone());
-    let identity = version_id.clone().or(info.etag.clone()).unwrap_or_default();
+    // The event's own ETag, whatever its form, comes before HEAD's, so that a redelivery after
+    // the object is gone finds the same ledger entry (see `replay_event_version`).
+    let identity = version_id
+        .clone()
+        .or(object.etag.clone())
+        .or(info.etag.clone())
+        .unwrap_or_default();
     let ledger_key = ledger::ledger_key(&object.bucket, &object.key, &identity);
     let previous = ledger::find(app, &ledger_key).await?;
     let stores = disposition_for(app, &Verdict::Clean) == Disposition::Store;

@@ -135,7 +135,7 @@ fn eventbridge(value: &Value) -> Result<RecordKind, EventError> {
         bucket: str_field(value, "/detail/bucket/name", KIND)?.to_string(),
         key,
         version_id: text("/detail/object/version-id"),
-        etag: super::comparable_etag(text("/detail/object/etag").as_deref()),
+        etag: text("/detail/object/etag").map(|e| e.trim_matches('"').to_string()),
         size: value.pointer("/detail/object/size").and_then(Value::as_i64),
         event_name: created_event_name(reason).to_string(),
         sequencer: text("/detail/object/sequencer"),

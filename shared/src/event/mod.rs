@@ -92,7 +92,14 @@ fn classify(index: usize, record: &S3EventRecord) -> Result<RecordKind, EventErr
         bucket,
         key,
         version_id: non_empty(record.s3.object.version_id.as_deref()),
-        etag: comparable_etag(record.s3.object.e_tag.as_deref()),
+        etag: non_empty(
+            record
+                .s3
+                .object
+                .e_tag
+                .as_deref()
+                .map(|e| e.trim_matches('"')),
+        ),
         size: record.s3.object.size,
         event_name,
         sequencer: non_empty(record.s3.object.sequencer.as_deref()),
@@ -125,11 +132,12 @@ fn non_empty(value: Option<&str>) -> Option<String> {
     value.filter(|v| !v.is_empty()).map(str::to_string)
 }
 
-/// Keeps an event's ETag only when it has the form HEAD and GET return: 32 hex digits, with
-/// `-<parts>` after a multipart upload, quotes removed. MinIO puts the sealed 96-digit ETag of
-/// an object it encrypts at rest (SSE-S3, SSE-KMS) in its events, which never equals the ETag
-/// that HEAD returns; comparing with it would call every such object replaced.
-pub(crate) fn comparable_etag(value: Option<&str>) -> Option<String> {
+/// Returns an event's ETag when it has the form HEAD and GET return (32 hex digits, with
+/// `-<parts>` after a multipart upload, quotes removed), and `None` otherwise. MinIO puts the
+/// sealed 96-digit ETag of an object it encrypts at rest (SSE-S3, SSE-KMS) in its events, which
+/// never equals the ETag that HEAD returns, so comparing with it would call every such object
+/// replaced. The sealed ETag still identifies the event's object version.
+pub fn comparable_etag(value: Option<&str>) -> Option<String> {
     let etag = value?.trim_matches('"');
     let (digest, parts) = match etag.split_once('-') {
         Some((digest, parts)) => (digest, Some(parts)),
