@@ -139,7 +139,7 @@ async fn send_all(
     (sent, failures)
 }
 
-/// The final verdicts delivered for one upload (anything but `error`, which is retried).
+/// Returns the final verdicts delivered for one upload (anything but `error`, which is retried).
 fn final_deliveries(receiver: &Receiver, upload_id: &str) -> Vec<Value> {
     receiver
         .for_upload(upload_id)
@@ -555,7 +555,7 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 /// Sends `requests` bad requests to a scan function's HTTP front door, `concurrency` at a
 /// time: no token, a wrong token, malformed JSON, a body over the size limit, and an event for
-/// an object that does not exist. Checks each status, that the function still answers, and its
+/// an object that does not exist. Checks each status, that the function still responds, and its
 /// peak memory.
 pub async fn flood(scan: &Spawned, token: &str, requests: usize, concurrency: usize) -> Finding {
     let started = Instant::now();
@@ -606,7 +606,7 @@ pub async fn flood(scan: &Spawned, token: &str, requests: usize, concurrency: us
     let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
     for (kind, status) in &results {
         *by_status.entry(*status).or_insert(0) += 1;
-        // The server answers 413 as soon as the body passes its limit and closes the
+        // The server returns 413 as soon as the body passes its limit and closes the
         // connection, so a client still sending the rest may see the connection reset instead.
         let reset_after_limit = *kind == 3 && *status == 0;
         if *status != expected[*kind] && !reset_after_limit {
