@@ -179,7 +179,7 @@ impl KeyService {
             })
             .await?;
         let Some(mut plaintext) = response.plaintext else {
-            return Err(KeyError::BadKey("no plaintext key in the answer".into()));
+            return Err(KeyError::BadKey("no plaintext key in the response".into()));
         };
         let key = decode_key(&plaintext);
         plaintext.zeroize();

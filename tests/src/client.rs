@@ -217,7 +217,7 @@ impl Uploader {
         let request = self
             .http
             .post(self.env.url("upload", &format!("/files?{query}")))
-            // cargo lambda watch answers 500 to a binary body that has no Content-Type.
+            // cargo lambda watch returns 500 for a binary body that has no Content-Type.
             .header("content-type", "application/octet-stream")
             .body(bytes);
         Ok(Self::answer(self.authorized(request).send().await?).await)

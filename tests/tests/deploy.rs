@@ -868,7 +868,7 @@ const WATCHDOG_VARIABLES: [&str; 7] = [
     "fprocess",
 ];
 
-/// The modules of the shared library that read settings on a function's behalf.
+/// Returns the modules of the shared library that read settings on a function's behalf.
 fn shared_settings_modules(function: &str) -> &'static [&'static str] {
     match function {
         "presign" => &["auth.rs"],

@@ -311,7 +311,7 @@ async fn damaged_objects_fail_to_decrypt() {
         "{error}"
     );
 
-    // Damage in the first chunk is found before the download answers.
+    // Damage in the first chunk is found before the download response starts.
     let first = upload_clean(&uploader, "first.txt", plaintext.clone()).await;
     let mut raw = raw_object(&file_key(&first)).await;
     raw[header_len + 10] ^= 0x80;

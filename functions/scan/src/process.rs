@@ -83,7 +83,7 @@ pub async fn process<S: Scanner>(
         && retrying_error
     {
         // Still failing: the first error verdict was already acted on and sent, so this
-        // attempt only asks for the event again.
+        // attempt only fails the invocation to get the event again.
         return Err(ScanError::Unfinished {
             key: object.key.clone(),
             reason: reason.clone(),
@@ -122,8 +122,8 @@ pub async fn process<S: Scanner>(
         ledger::claim(app, &ledger_key, entry).await?
     };
     let record = finish(app, &ledger_key, entry).await?;
-    // An `error` verdict is sent so the uploader sees the delay, and the invocation then fails
-    // so that the event is delivered again (SQS, MinIO's queue) until clamd answers.
+    // The `error` verdict is sent to show the uploader the delay. The invocation then fails,
+    // so SQS or MinIO's queue delivers the event again until clamd scans the object.
     if let Verdict::Error { reason } = &record.verdict {
         return Err(ScanError::Unfinished {
             key: record.key,

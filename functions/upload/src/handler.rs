@@ -367,8 +367,8 @@ async fn stream_file(app: &App, opened: &OpenedFile, range: Option<(u64, u64)>) 
         Ok(stream) => stream,
         Err(e) => return read_failure(&opened.file_id, e),
     };
-    // The first piece is checked before the status line goes out, so a damaged file whose
-    // first chunk fails gets a clear error; later damage ends the body early.
+    // The first piece is checked before the status line goes out, so damage in the first
+    // chunk gets a clear error response. Later damage ends the body early.
     let first = match stream.next().await {
         Some(Ok(first)) => Some(first),
         Some(Err(e)) => return read_failure(&opened.file_id, e),

@@ -249,7 +249,7 @@ pub struct Pending {
     writer: EncryptedWriter,
 }
 
-/// Where a committed file went.
+/// Location of a committed file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFile {
     pub bucket: String,
@@ -327,7 +327,7 @@ async fn join(
     })
 }
 
-/// An encryptor that is never used, standing in after `finish` took the real one.
+/// Returns an unused encryptor that takes the place of the real one after `finish`.
 fn placeholder_encryptor() -> Result<Encryptor, EnvelopeError> {
     let key = DataKey::from_slice(&[0u8; 32])?;
     Encryptor::new(&key, "-")
@@ -449,7 +449,7 @@ async fn get_range(
     Ok(body.into_bytes())
 }
 
-/// Plaintext of a stored file, chunk by chunk; every chunk is authenticated before it is
+/// Plaintext of a stored file, chunk by chunk. Every chunk is authenticated before it is
 /// released, so a damaged object ends the stream with an error instead of wrong bytes.
 pub struct PlainStream {
     body: ByteStream,

@@ -2,7 +2,7 @@
 //! objects in the incoming bucket, through the S3 API. Safe to run again.
 //!
 //! The incoming and quarantine buckets are encrypted at rest by MinIO (SSE-S3 with the KMS key
-//! the stack gives MinIO). The file store bucket holds bodies the functions encrypted
+//! the stack gives MinIO). The file store bucket contains bodies the functions encrypted
 //! themselves. MinIO removes multipart uploads left unfinished after a day on its own
 //! (`stale_uploads_expiry`); on AWS the SAM template adds a lifecycle rule for that.
 //!
