@@ -14,6 +14,7 @@ pub mod event;
 pub mod http;
 pub mod keys;
 pub mod logging;
+pub mod memory;
 pub mod names;
 pub mod post_policy;
 pub mod serve;

@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 use filestore::envelope::EnvelopeError;
 use filestore::keys::{KeyService, VaultSettings};
 use filestore::store::Store;
 use filestore::store::encrypted::{self, META_WRAPPED_KEY, SealError, file_key};
+use filestore::verdict::UploadStatus;
 use filestore_e2e::client::Uploader;
 use filestore_e2e::spawn::{repo_root, start_function};
 use filestore_e2e::{StackEnv, ensure_bucket, s3_client, samples};
@@ -429,4 +431,84 @@ async fn files_are_served_only_to_their_owner() {
 
     assert_eq!(theirs.status().as_u16(), 404);
     assert_eq!(unknown.status().as_u16(), 404);
+}
+
+/// Text of exactly `size` bytes whose every line is numbered, so a misplaced part shows.
+fn numbered_text(size: usize) -> Vec<u8> {
+    let mut text = Vec::with_capacity(size + 32);
+    let mut line = 0u64;
+    while text.len() < size {
+        text.extend_from_slice(format!("line {line:09}\n").as_bytes());
+        line += 1;
+    }
+    text.truncate(size);
+    text
+}
+
+/// Uploads through presign and waits for scan's verdict, returning the status.
+async fn upload_async(
+    uploader: &Uploader,
+    name: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> UploadStatus {
+    let ticket = uploader
+        .presign(name, content_type, bytes.len() as u64)
+        .await
+        .unwrap();
+    let code = uploader.upload(&ticket, bytes).await.unwrap();
+    assert!((200..300).contains(&code), "upload answered {code}");
+    uploader
+        .wait_for_verdict(&ticket.id, Duration::from_secs(120))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn scanned_files_of_every_part_layout_read_back_whole() {
+    let uploader = Uploader::new(stack());
+    // Around the size from which the copy is a multipart upload (1 MiB encrypted), and around
+    // the part size (5 MiB encrypted): one request, one part, several parts with a short last.
+    for size in [
+        (1 << 20) - 70_000,
+        (1 << 20) + 1,
+        (5 << 20) - 2_000,
+        (5 << 20) + 65_536,
+        (11 << 20) + 3,
+    ] {
+        let bytes = numbered_text(size);
+        let status = upload_async(&uploader, "layout.txt", "text/plain", bytes.clone()).await;
+        assert_eq!(status.status, "clean", "size {size}: {status:?}");
+        let verdict = status.verdict.expect("a verdict");
+        let file_id = verdict.file_id.expect("a stored copy");
+        let back = read_back(&file_id).await.unwrap();
+        assert_eq!(back.len(), size, "size {size}");
+        assert!(back == bytes, "size {size}: the stored copy differs");
+    }
+}
+
+#[tokio::test]
+async fn refused_large_files_leave_no_upload_behind() {
+    let uploader = Uploader::new(stack());
+    let mut infected = samples::eicar();
+    infected.extend(numbered_text(3 << 20));
+    let mut spoofed = samples::pdf("not text");
+    spoofed.extend(numbered_text(2 << 20));
+    for (name, content_type, bytes, expected) in [
+        ("big-eicar.txt", "text/plain", infected, "infected"),
+        ("big-spoofed.png", "image/png", spoofed, "spoofed"),
+    ] {
+        let status = upload_async(&uploader, name, content_type, bytes).await;
+        assert_eq!(status.status, expected, "{name}: {status:?}");
+        let verdict = status.verdict.expect("a verdict");
+        assert_eq!(verdict.file_id, None, "{name} was stored");
+    }
+    let client = s3_client().await;
+    let uploads = client
+        .list_multipart_uploads()
+        .bucket(store_bucket())
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty(), "{:?}", uploads.uploads());
 }

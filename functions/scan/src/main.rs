@@ -48,6 +48,7 @@ use crate::notify::NotifyClient;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     filestore::logging::init();
+    filestore::memory::return_large_blocks();
     let config = Config::from_env()?;
     let notify = NotifyClient::new(
         config.notify_url.clone(),

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use filestore::clamd::Scanner;
 use filestore::event::{ObjectRef, comparable_etag};
-use filestore::store::Location;
+use filestore::store::{Location, StoreError};
 use filestore::verdict::{Action, Verdict, VerdictRecord, now_rfc3339, upload_id_of};
 use tracing::info;
 
@@ -28,7 +28,31 @@ pub async fn process<S: Scanner>(
         key: &object.key,
         version_id: object.version_id.as_deref(),
     };
-    let info = app.store.head(requested).await?;
+    // The first requests do not depend on each other, so they go out together: the object's
+    // metadata, the ledger entry under the identity the event gives, and the data key for the
+    // encrypted copy. The key is wasted when the ledger already holds a verdict, which only
+    // redeliveries meet.
+    let stores = disposition_for(app, &Verdict::Clean) == Disposition::Store;
+    let event_identity = object.version_id.as_ref().or(object.etag.as_ref());
+    let early_ledger_key =
+        event_identity.map(|identity| ledger::ledger_key(&object.bucket, &object.key, identity));
+    let (info, early_entry, new_key) = tokio::join!(
+        app.store.head(requested),
+        async {
+            match &early_ledger_key {
+                Some(key) => Some(ledger::find(app, key).await),
+                None => None,
+            }
+        },
+        async {
+            match &app.keys {
+                Some(keys) if stores => Some(keys.data_key().await),
+                _ => None,
+            }
+        },
+    );
+    let info = info?;
+    let mut early = early_ledger_key.zip(early_entry);
     let comparable = comparable_etag(object.etag.as_deref());
     let replaced = matches!((&comparable, &info), (Some(expected), Some(found)) if found.etag.as_ref() != Some(expected));
     if replaced {
@@ -41,7 +65,7 @@ pub async fn process<S: Scanner>(
     }
 
     let Some(info) = info.filter(|_| !replaced) else {
-        return replay_event_version(app, object).await;
+        return replay_event_version(app, object, early).await;
     };
     let version_id = object.version_id.clone().or(info.version_id.clone());
     // The event's own ETag, whatever its form, comes before HEAD's, so that a redelivery after
@@ -52,8 +76,10 @@ pub async fn process<S: Scanner>(
         .or(info.etag.clone())
         .unwrap_or_default();
     let ledger_key = ledger::ledger_key(&object.bucket, &object.key, &identity);
-    let previous = ledger::find(app, &ledger_key).await?;
-    let stores = disposition_for(app, &Verdict::Clean) == Disposition::Store;
+    let previous = match early.take() {
+        Some((key, found)) if key == ledger_key => found?,
+        _ => ledger::find(app, &ledger_key).await?,
+    };
     // An `error` verdict is not final, and neither is a clean one whose encrypted copy went
     // missing before the incoming object was removed: both are decided again.
     let retrying_error = match &previous {
@@ -73,6 +99,7 @@ pub async fn process<S: Scanner>(
         ..requested
     };
     let file = stores.then(|| file_info(app, &object.key, &ledger_key));
+    let file = file.zip(new_key);
     let Some(mut decision) = decide(app, at, info.etag.as_deref(), info.size, file).await? else {
         info!(bucket = %object.bucket, key = %object.key, "object changed during the scan");
         return Ok(None);
@@ -89,10 +116,7 @@ pub async fn process<S: Scanner>(
             reason: reason.clone(),
         });
     }
-    let file_id = match decision.pending.take() {
-        Some(pending) => Some(pending.commit().await?.file_id),
-        None => None,
-    };
+    let pending = decision.pending.take();
     let record = VerdictRecord {
         id: uuid::Uuid::new_v4().to_string(),
         upload_id: upload_id_of(&object.key).map(str::to_string),
@@ -106,7 +130,7 @@ pub async fn process<S: Scanner>(
         verdict: decision.verdict,
         action: Action::Skipped,
         action_note: None,
-        file_id,
+        file_id: pending.as_ref().map(|p| p.file_id().to_string()),
         scanned_at: now_rfc3339(),
         scan_ms: started.elapsed().as_millis() as u64,
     };
@@ -115,12 +139,26 @@ pub async fn process<S: Scanner>(
         acted: false,
         notified: false,
     };
-    let entry = if retrying_error {
-        ledger::update(app, &ledger_key, &entry).await?;
-        entry
-    } else {
-        ledger::claim(app, &ledger_key, entry).await?
+    // The encrypted copy is committed while the verdict is recorded. Should the commit fail
+    // after the record landed, the incoming object is still there (it is removed in `finish`),
+    // and the next delivery finds a clean verdict without its copy and decides again.
+    let commit = async {
+        match pending {
+            Some(pending) => pending.commit().await.map(|_| ()),
+            None => Ok(()),
+        }
     };
+    let record_verdict = async {
+        if retrying_error {
+            ledger::update(app, &ledger_key, &entry).await?;
+            Ok::<_, ScanError>(entry)
+        } else {
+            Ok(ledger::claim(app, &ledger_key, entry).await?)
+        }
+    };
+    let (committed, recorded) = tokio::join!(commit, record_verdict);
+    committed?;
+    let entry = recorded?;
     let record = finish(app, &ledger_key, entry).await?;
     // The `error` verdict is sent to show the uploader the delay. The invocation then fails,
     // so SQS or MinIO's queue delivers the event again until clamd scans the object.
@@ -135,16 +173,17 @@ pub async fn process<S: Scanner>(
 
 /// Finishes a verdict whose object is gone or replaced, if the ledger has one for the exact
 /// version the event named: a redelivered event after the object was already deleted.
+/// `early` is the ledger lookup already made under the event's identity.
 async fn replay_event_version<S: Scanner>(
     app: &App<S>,
     object: &ObjectRef,
+    early: Option<(String, Result<Option<Entry>, StoreError>)>,
 ) -> Result<Option<VerdictRecord>, ScanError> {
-    let Some(identity) = object.version_id.as_ref().or(object.etag.as_ref()) else {
+    let Some((ledger_key, found)) = early else {
         info!(bucket = %object.bucket, key = %object.key, "object gone before scan");
         return Ok(None);
     };
-    let ledger_key = ledger::ledger_key(&object.bucket, &object.key, identity);
-    match ledger::find(app, &ledger_key).await? {
+    match found? {
         Some(entry) => finish(app, &ledger_key, entry).await.map(Some),
         None => {
             info!(bucket = %object.bucket, key = %object.key, "object gone or replaced before scan");
@@ -170,7 +209,21 @@ async fn finish<S: Scanner>(
         entry.record.action = action;
         entry.record.action_note = note;
         entry.acted = true;
-        ledger::update(app, ledger_key, &entry).await?;
+        if entry.notified {
+            ledger::update(app, ledger_key, &entry).await?;
+        } else {
+            // The action is recorded while notify takes the verdict. If the record fails after
+            // the hand-off, the next delivery acts again (every action is safe to repeat) and
+            // sends the same verdict id, which receivers drop as a duplicate.
+            let (recorded, sent) = tokio::join!(
+                ledger::update(app, ledger_key, &entry),
+                app.notify.send(&entry.record)
+            );
+            recorded?;
+            sent?;
+            entry.notified = true;
+            ledger::update(app, ledger_key, &entry).await?;
+        }
     }
     if !entry.notified {
         app.notify.send(&entry.record).await?;

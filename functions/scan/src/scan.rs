@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use filestore::clamd::{ClamdError, ScanOutcome, ScanSession, Scanner};
 use filestore::content::Inspector;
+use filestore::keys::{KeyError, NewKey};
 use filestore::store::encrypted::{EncryptedWriter, FileInfo, Pending, SealError};
 use filestore::store::{Location, StoreError};
 use filestore::verdict::Verdict;
@@ -32,14 +33,15 @@ enum AttemptError {
 /// Decides the verdict, retrying clamd failures up to the configured number of attempts.
 /// Returns `None` when the object disappeared or changed during the scan.
 ///
-/// With `file` given, the same read also writes the encrypted copy for the file store. The
-/// copy is kept, uncommitted, only when the verdict is clean.
+/// With `file` given (the file's description and the outcome of the data-key request made for
+/// it), the same read also writes the encrypted copy for the file store. The copy is kept,
+/// uncommitted, only when the verdict is clean.
 pub async fn decide<S: Scanner>(
     app: &App<S>,
     at: Location<'_>,
     etag: Option<&str>,
     size: u64,
-    file: Option<FileInfo>,
+    file: Option<(FileInfo, Result<NewKey, KeyError>)>,
 ) -> Result<Option<Decision>, ScanError> {
     let declared = app
         .config
@@ -60,18 +62,21 @@ pub async fn decide<S: Scanner>(
     }
     // One data key per object, asked for before reading: with Vault down nothing is read and
     // the event fails, to be delivered again.
-    let mut new_key = match (&file, &app.keys) {
-        (Some(_), Some(keys)) => Some(keys.data_key().await?),
-        _ => None,
+    let (file, mut new_key) = match file {
+        Some((info, key)) => (Some(info), Some(key?)),
+        None => (None, None),
     };
 
     let mut last_error = None;
     for attempt in 1..=app.config.attempts.max(1) {
         let writer = match (&file, new_key.take()) {
-            (Some(info), Some(key)) => Some(
-                EncryptedWriter::new(&app.store, store_bucket(app), info.clone(), key)
-                    .map_err(ScanError::Seal)?,
-            ),
+            (Some(info), Some(key)) => {
+                let mut writer =
+                    EncryptedWriter::new(&app.store, store_bucket(app), info.clone(), key)
+                        .map_err(ScanError::Seal)?;
+                writer.expect_size(size);
+                Some(writer)
+            }
             _ => None,
         };
         match scan_once(app, at, etag, size, writer).await {
@@ -147,29 +152,42 @@ async fn scan_once<S: Scanner>(
     size: u64,
     mut writer: Option<EncryptedWriter>,
 ) -> Result<Option<Scanned>, AttemptError> {
-    let result = read_once(app, at, etag, size, writer.as_mut()).await;
-    match (result, writer) {
-        (Ok(Some((outcome, inspector))), Some(writer)) => match writer.finish().await {
-            Ok(pending) => Ok(Some((outcome, inspector, Some(pending)))),
-            Err(e) => Err(AttemptError::Seal(e)),
-        },
-        (Ok(Some((outcome, inspector))), None) => Ok(Some((outcome, inspector, None))),
-        (other, writer) => {
+    let read = read_once(app, at, etag, size, writer.as_mut()).await;
+    let (session, inspector) = match read {
+        Ok(Some(read)) => read,
+        other => {
             if let Some(writer) = writer {
                 writer.abort().await;
             }
-            other.map(|_| None)
+            return other.map(|_| None);
         }
+    };
+    // clamd scans a stream only once its last byte has arrived. The rest of the encrypted
+    // copy is uploaded meanwhile, so only the commit waits for the verdict.
+    let Some(writer) = writer else {
+        let outcome = session.finish().await.map_err(AttemptError::Clamd)?;
+        return Ok(Some((outcome, inspector, None)));
+    };
+    match tokio::join!(session.finish(), writer.finish()) {
+        (Ok(outcome), Ok(pending)) => Ok(Some((outcome, inspector, Some(pending)))),
+        (Err(e), Ok(pending)) => {
+            pending.abort().await;
+            Err(AttemptError::Clamd(e))
+        }
+        // A failed finish has already discarded the upload.
+        (_, Err(e)) => Err(AttemptError::Seal(e)),
     }
 }
 
+/// Streams the object to clamd, the inspector and the writer, and returns the clamd session
+/// with every byte sent but the stream not yet ended.
 async fn read_once<S: Scanner>(
     app: &App<S>,
     at: Location<'_>,
     etag: Option<&str>,
     size: u64,
     mut writer: Option<&mut EncryptedWriter>,
-) -> Result<Option<(ScanOutcome, Inspector)>, AttemptError> {
+) -> Result<Option<(S::Session, Inspector)>, AttemptError> {
     let Some(mut body) = app
         .store
         .open(at, etag)
@@ -202,8 +220,7 @@ async fn read_once<S: Scanner>(
             None => session.send(&chunk).await.map_err(AttemptError::Clamd)?,
         }
     }
-    let outcome = session.finish().await.map_err(AttemptError::Clamd)?;
-    Ok(Some((outcome, inspector)))
+    Ok(Some((session, inspector)))
 }
 
 /// Combines the clamd outcome and the content check into a decision.

@@ -36,6 +36,7 @@ use crate::handler::App;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     filestore::logging::init();
+    filestore::memory::return_large_blocks();
     let config = Config::from_env()?;
     let app = Arc::new(App {
         store: Store::from_env(config.force_path_style).await,

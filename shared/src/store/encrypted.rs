@@ -29,8 +29,16 @@ pub const META_WRAPPED_KEY: &str = "filestore-wrapped-key";
 pub const META_FILE_NAME: &str = "filestore-file-name";
 /// Metadata key holding the verdict that let the file in; always `clean`.
 pub const META_VERDICT: &str = "filestore-verdict";
-/// Size of the multipart parts, in encrypted bytes. Two parts at most are held in memory.
-pub const PART_SIZE: usize = 8 << 20;
+/// Size of the multipart parts, in encrypted bytes: the smallest S3 allows, since two parts
+/// per file are held in memory (one filling, one on the wire).
+pub const PART_SIZE: usize = 5 << 20;
+/// Room a part buffer has beyond `PART_SIZE`, so that the chunk that crosses the part boundary
+/// fits without the buffer growing.
+const PART_SLACK: usize = 256 << 10;
+/// Files of at least this many encrypted bytes are uploaded as multipart uploads, which can be
+/// sent before the verdict is known, so that only the completion waits for it. Smaller files
+/// are kept in memory and sent in one request on commit.
+const MULTIPART_FROM: usize = 1 << 20;
 /// Largest header the format allows: fixed fields plus a 256-byte file id.
 const MAX_HEADER_LEN: u64 = 4 + 4 + 7 + 2 + 256;
 
@@ -103,6 +111,17 @@ impl EncryptedWriter {
         })
     }
 
+    /// Sizes the first buffer for a file of about `plain_bytes` bytes, so it is allocated once
+    /// instead of grown step by step.
+    pub fn expect_size(&mut self, plain_bytes: u64) {
+        let wanted = usize::try_from(plain_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_add(plain_bytes as usize / 1024 + 1024)
+            .min(PART_SIZE + PART_SLACK);
+        self.buffer
+            .reserve(wanted.saturating_sub(self.buffer.len()));
+    }
+
     /// Plaintext bytes received so far.
     pub fn plain_bytes(&self) -> u64 {
         self.plain_bytes
@@ -113,34 +132,44 @@ impl EncryptedWriter {
         self.plain_bytes += data.len() as u64;
         self.encryptor.update(data, &mut self.buffer)?;
         while self.buffer.len() >= PART_SIZE {
-            let rest = self.buffer.split_off(PART_SIZE);
-            let part = std::mem::replace(&mut self.buffer, rest);
+            // Each part buffer is allocated once at its full size; the bytes past the part
+            // move to a new one instead of the buffer being split and grown again.
+            let mut next = Vec::with_capacity(PART_SIZE + PART_SLACK);
+            next.extend_from_slice(&self.buffer[PART_SIZE..]);
+            self.buffer.truncate(PART_SIZE);
+            let part = std::mem::replace(&mut self.buffer, next);
             self.send_part(part).await?;
         }
         Ok(())
     }
 
     /// Seals the last chunk and uploads every byte except what a single-object write keeps
-    /// for [`Pending::commit`]. The file is still invisible.
+    /// for [`Pending::commit`]. The file is still invisible. On failure the upload is
+    /// discarded.
     pub async fn finish(mut self) -> Result<Pending, SealError> {
+        match self.send_rest().await {
+            Ok(()) => Ok(Pending { writer: self }),
+            Err(e) => {
+                self.abort_upload().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn send_rest(&mut self) -> Result<(), SealError> {
         let encryptor = std::mem::replace(&mut self.encryptor, placeholder_encryptor()?);
         encryptor.finish(&mut self.buffer)?;
-        if self.multipart.is_some() && !self.buffer.is_empty() {
+        let multipart = self.multipart.is_some() || self.buffer.len() >= MULTIPART_FROM;
+        if multipart && !self.buffer.is_empty() {
             let last = std::mem::take(&mut self.buffer);
             self.send_part(last).await?;
         }
         if let Some(multipart) = self.multipart.as_mut()
             && let Some(task) = multipart.in_flight.take()
         {
-            match join(task).await {
-                Ok(part) => multipart.parts.push(part),
-                Err(e) => {
-                    self.abort().await;
-                    return Err(e.into());
-                }
-            }
+            multipart.parts.push(join(task).await?);
         }
-        Ok(Pending { writer: self })
+        Ok(())
     }
 
     /// Discards everything uploaded so far.
@@ -259,6 +288,11 @@ pub struct StoredFile {
 }
 
 impl Pending {
+    /// Id of the file this upload makes visible.
+    pub fn file_id(&self) -> &str {
+        &self.writer.info.file_id
+    }
+
     /// Makes the file visible under its key.
     pub async fn commit(mut self) -> Result<StoredFile, SealError> {
         let writer = &mut self.writer;
