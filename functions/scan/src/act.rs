@@ -24,13 +24,21 @@ pub fn disposition_for<S>(app: &App<S>, verdict: &Verdict) -> Disposition {
 
 /// Applies the verdict's disposition to exactly the scanned version. Every step is safe to
 /// repeat, because a redelivered event replays it.
+///
+/// `checked` is the outcome of [`replaced`] when the caller has already asked; otherwise it is
+/// asked here.
 pub async fn act<S>(
     app: &App<S>,
     at: Location<'_>,
     etag: Option<&str>,
     verdict: &Verdict,
+    checked: Option<Option<String>>,
 ) -> Result<(Action, Option<String>), StoreError> {
-    if let Some(note) = replaced(app, at, etag).await? {
+    let replaced = match checked {
+        Some(outcome) => outcome,
+        None => replaced(app, at, etag).await?,
+    };
+    if let Some(note) = replaced {
         warn!(
             key = at.key,
             note, "object changed after the scan; not acting on it"
@@ -86,7 +94,7 @@ async fn tag<S>(
 ///
 /// NOTE: on an unversioned bucket a write between this check and the action can still slip
 /// through; enable versioning to close that window.
-async fn replaced<S>(
+pub async fn replaced<S>(
     app: &App<S>,
     at: Location<'_>,
     etag: Option<&str>,

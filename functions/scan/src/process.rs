@@ -10,7 +10,7 @@ use tracing::info;
 
 use filestore::store::encrypted::{FileInfo, file_key};
 
-use crate::act::{act, disposition_for};
+use crate::act::{self, act, disposition_for};
 use crate::config::Disposition;
 use crate::handler::{App, ScanError};
 use crate::ledger::{self, Entry};
@@ -91,7 +91,7 @@ pub async fn process<S: Scanner>(
     };
     if let Some(entry) = previous.filter(|_| !retrying_error) {
         info!(key = %object.key, verdict = entry.record.verdict.name(), "verdict already decided; replaying");
-        return finish(app, &ledger_key, entry).await.map(Some);
+        return finish(app, &ledger_key, entry, None).await.map(Some);
     }
 
     let at = Location {
@@ -122,8 +122,8 @@ pub async fn process<S: Scanner>(
         upload_id: upload_id_of(&object.key).map(str::to_string),
         bucket: object.bucket.clone(),
         key: object.key.clone(),
-        version_id,
-        etag: info.etag,
+        version_id: version_id.clone(),
+        etag: info.etag.clone(),
         size: info.size,
         declared_type: decision.declared,
         detected_type: decision.detected,
@@ -156,10 +156,17 @@ pub async fn process<S: Scanner>(
             Ok(ledger::claim(app, &ledger_key, entry).await?)
         }
     };
-    let (committed, recorded) = tokio::join!(commit, record_verdict);
+    // Whether the object is still the scanned content is asked at the same time. On an
+    // unversioned bucket this leaves a little more time for an overwrite to slip in before the
+    // delete; a versioned bucket pins the version and needs no check.
+    let (committed, recorded, unchanged) = tokio::join!(
+        commit,
+        record_verdict,
+        act::replaced(app, at, info.etag.as_deref())
+    );
     committed?;
     let entry = recorded?;
-    let record = finish(app, &ledger_key, entry).await?;
+    let record = finish(app, &ledger_key, entry, Some(unchanged?)).await?;
     // The `error` verdict is sent to show the uploader the delay. The invocation then fails,
     // so SQS or MinIO's queue delivers the event again until clamd scans the object.
     if let Verdict::Error { reason } = &record.verdict {
@@ -184,7 +191,7 @@ async fn replay_event_version<S: Scanner>(
         return Ok(None);
     };
     match found? {
-        Some(entry) => finish(app, &ledger_key, entry).await.map(Some),
+        Some(entry) => finish(app, &ledger_key, entry, None).await.map(Some),
         None => {
             info!(bucket = %object.bucket, key = %object.key, "object gone or replaced before scan");
             Ok(None)
@@ -193,10 +200,13 @@ async fn replay_event_version<S: Scanner>(
 }
 
 /// Applies the action and sends the verdict, skipping the steps the ledger shows as done.
+/// `unchanged` is the outcome of the check that the object is still the scanned content, when
+/// it was already made.
 async fn finish<S: Scanner>(
     app: &App<S>,
     ledger_key: &str,
     mut entry: Entry,
+    unchanged: Option<Option<String>>,
 ) -> Result<VerdictRecord, ScanError> {
     if !entry.acted {
         let record = &entry.record;
@@ -205,7 +215,8 @@ async fn finish<S: Scanner>(
             key: &record.key,
             version_id: record.version_id.as_deref(),
         };
-        let (action, note) = act(app, at, record.etag.as_deref(), &record.verdict).await?;
+        let (action, note) =
+            act(app, at, record.etag.as_deref(), &record.verdict, unchanged).await?;
         entry.record.action = action;
         entry.record.action_note = note;
         entry.acted = true;
