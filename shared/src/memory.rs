@@ -11,11 +11,13 @@ pub fn return_large_blocks() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         #[allow(unsafe_code)]
-        // SAFETY: mallopt takes no pointers and only changes a setting that glibc guards with
-        // its own lock; a value it does not accept is refused with a return code.
+        // SAFETY: mallopt takes no pointers and changes a setting under glibc's own lock. A
+        // value glibc does not accept makes it return 0.
         let accepted = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20) };
         if accepted != 1 {
-            tracing::warn!("the allocator refused a fixed mmap threshold; large blocks may stay");
+            tracing::warn!(
+                "setting a fixed mmap threshold failed; freed large blocks may stay mapped"
+            );
         }
     }
 }

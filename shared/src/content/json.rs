@@ -147,9 +147,16 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 impl JsonCheck {
     /// Feeds the next chunk of the document.
     pub fn update(&mut self, chunk: &[u8]) {
-        for &byte in chunk {
+        let mut rest = chunk;
+        while let Some((&byte, tail)) = rest.split_first() {
             if matches!(self.state, State::Failed(_)) {
                 return;
+            }
+            let unchanged = self.unchanged_run(rest);
+            if unchanged > 0 {
+                self.offset += unchanged as u64;
+                rest = &rest[unchanged..];
+                continue;
             }
             if self.bom == self.offset && self.offset < 3 && BOM[self.offset as usize] == byte {
                 self.bom += 1;
@@ -157,6 +164,25 @@ impl JsonCheck {
                 self.push(byte);
             }
             self.offset += 1;
+            rest = tail;
+        }
+    }
+
+    /// Returns the number of leading bytes that leave the state as it is: string content
+    /// other than a quote, a backslash or a control character, more digits of a number, or
+    /// whitespace between tokens. A byte order mark is read only in the `Value` state before
+    /// any other byte, where only whitespace is skipped, and whitespace is no part of the mark.
+    fn unchanged_run(&self, bytes: &[u8]) -> usize {
+        match self.state {
+            State::String {
+                escape: Escape::None,
+                ..
+            } => leading_run(bytes, |byte| byte >= 0x20 && byte != b'"' && byte != b'\\'),
+            State::Number(Number::Integer | Number::Fraction | Number::ExponentDigits) => {
+                leading_run(bytes, |byte| byte.is_ascii_digit())
+            }
+            State::String { .. } | State::Number(_) | State::Literal(_) | State::Failed(_) => 0,
+            _ => leading_run(bytes, |byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r')),
         }
     }
 
@@ -295,6 +321,14 @@ impl JsonCheck {
     }
 }
 
+/// Returns the number of leading bytes for which `stays` returns true.
+fn leading_run(bytes: &[u8], stays: impl Fn(u8) -> bool) -> usize {
+    bytes
+        .iter()
+        .position(|&byte| !stays(byte))
+        .unwrap_or(bytes.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +397,53 @@ mod tests {
                 offset: MAX_DEPTH as u64
             })
         );
+    }
+
+    #[test]
+    fn every_split_matches_whole_document() {
+        let documents: &[&[u8]] = &[
+            b"{\"k\": [1.5e-3, \"\\u0041 text\", {\"x\": null}], \"n\": -120}",
+            b"\xEF\xBB\xBF  [true, false]  ",
+            b"\xEF\xBB{}",
+            b"  \xEF\xBB\xBF{}",
+            b"[\"tab\there\"]",
+            b"[12345 678]",
+            b"[0123]",
+            b"{\"a\"  :  \"long string without escapes\"  ,  \"b\" :[ ] }\n\n",
+            b"12.50e+10",
+            b"\"unterminated",
+            b"[1, 2",
+        ];
+        for document in documents {
+            let printable = String::from_utf8_lossy(document);
+            let whole = check(document);
+            let mut json = JsonCheck::default();
+            document.chunks(1).for_each(|chunk| json.update(chunk));
+            assert_eq!(json.finish(), whole, "{printable} in 1-byte pieces");
+            for split in 0..=document.len() {
+                let (front, back) = document.split_at(split);
+                let mut json = JsonCheck::default();
+                json.update(front);
+                json.update(back);
+                assert_eq!(json.finish(), whole, "{printable} split at {split}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_after_skipped_runs_name_the_offset() {
+        let cases: &[(&[u8], u64, u8)] = &[
+            (b"[\"tab\there\"]", 5, b'\t'),
+            (b"[12345 678]", 7, b'6'),
+            (b"[0123]", 2, b'1'),
+            (b"  \xEF\xBB\xBF{}", 2, b'\xEF'),
+            (b"{\"a\"    x", 8, b'x'),
+        ];
+        for &(document, offset, byte) in cases {
+            let printable = String::from_utf8_lossy(document);
+            let expected = JsonError::Unexpected { offset, byte };
+            assert_eq!(check(document), Err(expected), "{printable}");
+        }
     }
 
     #[test]

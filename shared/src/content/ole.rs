@@ -67,6 +67,16 @@ const POWERPOINT: usize = 3;
 const ENCRYPTED_PACKAGE: usize = 4;
 const VBA_PROJECT: usize = 5;
 
+/// Number of UTF-16 code units decoded at a time, into a buffer on the stack.
+const BLOCK_LEN: usize = 4096;
+
+/// Returns the byte that the name search reads for a UTF-16LE code unit. Directory entries start at
+/// multiples of 128 bytes, so names are aligned code units. A unit with a nonzero high byte
+/// cannot be part of a needle, so it becomes 0x80.
+fn name_byte(low: u8, high: u8) -> u8 {
+    if high == 0 { low } else { 0x80 }
+}
+
 /// Streaming search for the stream names that identify a compound file's content.
 #[derive(Debug, Clone)]
 pub struct OleScan {
@@ -87,14 +97,24 @@ impl Default for OleScan {
 impl OleScan {
     /// Feeds the next chunk, which continues the stream at an even or odd offset as before.
     pub fn update(&mut self, chunk: &[u8]) {
-        for &byte in chunk {
-            let Some(low) = self.low.take() else {
-                self.low = Some(byte);
-                continue;
+        let mut rest = chunk;
+        if let Some(low) = self.low.take() {
+            let Some((&high, tail)) = rest.split_first() else {
+                self.low = Some(low);
+                return;
             };
-            // Directory entries start at multiples of 128 bytes, so names are aligned code
-            // units. Units outside ASCII cannot be part of a needle.
-            self.names.push(if byte == 0 { low } else { 0x80 });
+            self.names.push(name_byte(low, high));
+            rest = tail;
+        }
+        let (units, odd) = rest.split_at(rest.len() & !1);
+        self.low = odd.first().copied();
+        let mut decoded = [0; BLOCK_LEN];
+        for block in units.chunks(2 * BLOCK_LEN) {
+            let decoded = &mut decoded[..block.len() / 2];
+            for (byte, unit) in decoded.iter_mut().zip(block.chunks_exact(2)) {
+                *byte = name_byte(unit[0], unit[1]);
+            }
+            self.names.update(decoded);
         }
     }
 
@@ -131,5 +151,87 @@ impl OleScan {
         .into_iter()
         .find(|document| self.has_stream(*document))
         .map_or(OLE_STORAGE, OleDocument::mime_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(text: &str) -> Vec<u8> {
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    /// Returns the streams and features the scan finds in the pieces.
+    fn scan<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> [bool; 5] {
+        let mut scan = OleScan::default();
+        pieces.into_iter().for_each(|piece| scan.update(piece));
+        [
+            scan.has_stream(OleDocument::Word),
+            scan.has_stream(OleDocument::Excel),
+            scan.has_stream(OleDocument::PowerPoint),
+            scan.is_encrypted_package(),
+            scan.has_macros(),
+        ]
+    }
+
+    #[test]
+    fn stream_names_are_found_at_every_split() {
+        let cases: &[(Vec<u8>, [bool; 5])] = &[
+            (utf16("WordDocument\0"), [true, false, false, false, false]),
+            (utf16("\u{feff}Book\0"), [false, true, false, false, false]),
+            (utf16("Bookmarks\0"), [false; 5]),
+            (utf16("Workbook\0"), [false, true, false, false, false]),
+            (
+                utf16("PowerPoint Document\0"),
+                [false, false, true, false, false],
+            ),
+            (
+                utf16("EncryptedPackage\0"),
+                [false, false, false, true, false],
+            ),
+            (
+                utf16("_VBA_PROJECT_CUR\0"),
+                [false, false, false, false, true],
+            ),
+            (utf16("Word\u{0100}Document\0"), [false; 5]),
+            (
+                [b"x".as_slice(), &utf16("WordDocument\0"), b"\0"].concat(),
+                [false; 5],
+            ),
+            (
+                [utf16("Book\0"), vec![0xAA; 7], utf16("WordDocument\0")].concat(),
+                [false, true, false, false, false],
+            ),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(scan([bytes.as_slice()]), *expected, "{bytes:x?}");
+            assert_eq!(
+                scan(bytes.chunks(1)),
+                *expected,
+                "{bytes:x?} in 1-byte pieces"
+            );
+            for split in 0..=bytes.len() {
+                let (front, back) = bytes.split_at(split);
+                assert_eq!(
+                    scan([front, back]),
+                    *expected,
+                    "{bytes:x?} split at {split}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn name_across_decode_blocks_is_found() {
+        let name = utf16("EncryptedPackage\0");
+        for start in (2 * BLOCK_LEN - 40..2 * BLOCK_LEN + 4).step_by(2) {
+            let mut bytes = vec![0x41; 4 * BLOCK_LEN];
+            bytes[start..start + name.len()].copy_from_slice(&name);
+            for size in [1, 3, 2 * BLOCK_LEN - 1, 2 * BLOCK_LEN, bytes.len()] {
+                let found = scan(bytes.chunks(size))[3];
+                assert!(found, "name at {start}, pieces of {size}");
+            }
+        }
     }
 }

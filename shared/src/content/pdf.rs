@@ -49,7 +49,18 @@ impl Default for PdfScan {
 impl PdfScan {
     /// Feeds the next chunk of the object.
     pub fn update(&mut self, chunk: &[u8]) {
-        for &byte in chunk {
+        let mut rest = chunk;
+        loop {
+            if matches!(self.escape, Escape::None) {
+                // Bytes up to the next `#` reach the search unchanged.
+                let plain = memchr::memchr(b'#', rest).unwrap_or(rest.len());
+                self.needles.update(&rest[..plain]);
+                rest = &rest[plain..];
+            }
+            let Some((&byte, tail)) = rest.split_first() else {
+                return;
+            };
+            rest = tail;
             self.escape = match self.escape {
                 Escape::None => self.plain(byte),
                 Escape::Hash if byte.is_ascii_hexdigit() => Escape::High(byte),
@@ -95,4 +106,46 @@ fn hex_value(digit: u8) -> u8 {
 pub fn has_eof_marker(tail: &[u8]) -> bool {
     let end = &tail[tail.len().saturating_sub(EOF_WINDOW)..];
     end.windows(EOF_MARKER.len()).any(|w| w == EOF_MARKER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encrypted<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> bool {
+        let mut scan = PdfScan::default();
+        pieces.into_iter().for_each(|piece| scan.update(piece));
+        scan.is_encrypted()
+    }
+
+    #[test]
+    fn encrypt_is_found_at_every_split() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"/Encrypt", true),
+            (b"<< /Size 5 /Encrypt 4 0 R >>", true),
+            (b"<< /Encr#79pt 4 0 R >>", true),
+            (b"#2FEncrypt", true),
+            (b"/#45#6e#63#72#79#70#74", true),
+            (b"/Encrypt#", true),
+            (b"/Encr#7ypt", false),
+            (b"/Encr##79pt", false),
+            (b"/encrypt", false),
+            (b"/Encryp", false),
+            (b"#", false),
+        ];
+        for &(bytes, expected) in cases {
+            let printable = String::from_utf8_lossy(bytes);
+            assert_eq!(encrypted([bytes]), expected, "{printable:?}");
+            assert_eq!(
+                encrypted(bytes.chunks(1)),
+                expected,
+                "{printable:?} in 1-byte pieces"
+            );
+            for split in 0..=bytes.len() {
+                let (front, back) = bytes.split_at(split);
+                let found = encrypted([front, back]);
+                assert_eq!(found, expected, "{printable:?} split at {split}");
+            }
+        }
+    }
 }

@@ -44,7 +44,7 @@ impl TextScan {
         if self.error.is_some() {
             return;
         }
-        if let Some(at) = chunk.iter().position(|&b| is_control_byte(b)) {
+        if let Some(at) = first_control_byte(chunk) {
             let offset = offset + at as u64;
             self.error = Some(TextError::ControlByte {
                 offset,
@@ -107,6 +107,75 @@ impl TextScan {
     }
 }
 
+/// Tells whether a byte is a control byte other than tab, line feed, carriage return and form
+/// feed. The comparisons are joined with `&`, not `&&` or `matches!`, so the compiler can test a
+/// whole block of bytes with vector instructions.
 fn is_control_byte(byte: u8) -> bool {
-    byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r' | 0x0c)
+    (byte < 0x20) & (byte != b'\t') & (byte != b'\n') & (byte != b'\r') & (byte != 0x0c)
+}
+
+/// Number of bytes tested at a time for a control byte.
+const BLOCK_LEN: usize = 32;
+
+/// Returns the index of the first control byte. Whole blocks are tested without an early
+/// exit, and only the first block that contains a control byte is searched byte by byte.
+fn first_control_byte(bytes: &[u8]) -> Option<usize> {
+    let (blocks, _) = bytes.as_chunks::<BLOCK_LEN>();
+    let clean = blocks
+        .iter()
+        .position(|block| {
+            block
+                .iter()
+                .fold(false, |any, &byte| any | is_control_byte(byte))
+        })
+        .unwrap_or(blocks.len());
+    let start = clean * BLOCK_LEN;
+    let at = bytes[start..]
+        .iter()
+        .position(|&byte| is_control_byte(byte))?;
+    Some(start + at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_control_byte_is_found_in_every_position() {
+        for at in 0..3 * BLOCK_LEN {
+            let mut text = vec![b'a'; 3 * BLOCK_LEN + 5];
+            text[at] = 0x01;
+            text[3 * BLOCK_LEN + 2] = 0x1f;
+            assert_eq!(first_control_byte(&text), Some(at), "control byte at {at}");
+        }
+        let mut tail_only = vec![b'a'; BLOCK_LEN + 3];
+        tail_only[BLOCK_LEN + 1] = 0x0b;
+        assert_eq!(first_control_byte(&tail_only), Some(BLOCK_LEN + 1));
+    }
+
+    #[test]
+    fn allowed_whitespace_is_no_control_byte() {
+        let text = b"tab\tnewline\ncarriage return\rform feed\x0c and more text to fill a block";
+        assert_eq!(first_control_byte(text), None);
+        assert_eq!(first_control_byte(b""), None);
+        for byte in 0..=u8::MAX {
+            let expected = byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r' | 0x0c);
+            assert_eq!(is_control_byte(byte), expected, "byte 0x{byte:02x}");
+        }
+    }
+
+    #[test]
+    fn control_byte_offset_adds_chunk_offset() {
+        let mut scan = TextScan::default();
+        scan.update(0, &[b'a'; 100]);
+        let mut chunk = vec![b'b'; 100];
+        chunk[70] = 0x7f;
+        chunk[71] = 0x00;
+        scan.update(100, &chunk);
+        let expected = TextError::ControlByte {
+            offset: 171,
+            byte: 0x00,
+        };
+        assert_eq!(scan.result(), Err(expected));
+    }
 }
