@@ -32,9 +32,11 @@ pub const META_VERDICT: &str = "filestore-verdict";
 /// Size of the multipart parts, in encrypted bytes: the smallest S3 allows, since two parts
 /// per file are held in memory (one filling, one on the wire).
 pub const PART_SIZE: usize = 5 << 20;
-/// Room a part buffer has beyond `PART_SIZE`, so that the chunk that crosses the part boundary
-/// fits without the buffer growing.
-const PART_SLACK: usize = 256 << 10;
+/// Plaintext bytes encrypted at a time, so that a part buffer passes `PART_SIZE` by at most
+/// one piece and its overhead.
+const PIECE: usize = 64 << 10;
+/// Room a part buffer has beyond `PART_SIZE`: one piece, its tag and the header, rounded up.
+const PART_SLACK: usize = 2 * PIECE;
 /// Files of at least this many encrypted bytes are uploaded as multipart uploads, which can be
 /// sent before the verdict is known, so that only the completion waits for it. Smaller files
 /// are kept in memory and sent in one request on commit.
@@ -130,15 +132,17 @@ impl EncryptedWriter {
     /// Encrypts `data` and uploads every part that filled up.
     pub async fn write(&mut self, data: &[u8]) -> Result<(), SealError> {
         self.plain_bytes += data.len() as u64;
-        self.encryptor.update(data, &mut self.buffer)?;
-        while self.buffer.len() >= PART_SIZE {
-            // Each part buffer is allocated once at its full size; the bytes past the part
-            // move to a new one instead of the buffer being split and grown again.
-            let mut next = Vec::with_capacity(PART_SIZE + PART_SLACK);
-            next.extend_from_slice(&self.buffer[PART_SIZE..]);
-            self.buffer.truncate(PART_SIZE);
-            let part = std::mem::replace(&mut self.buffer, next);
-            self.send_part(part).await?;
+        for piece in data.chunks(PIECE) {
+            self.encryptor.update(piece, &mut self.buffer)?;
+            if self.buffer.len() >= PART_SIZE {
+                // Each part buffer is allocated once at its full size; the bytes past the part
+                // move to a new one instead of the buffer being split and grown again.
+                let mut next = Vec::with_capacity(PART_SIZE + PART_SLACK);
+                next.extend_from_slice(&self.buffer[PART_SIZE..]);
+                self.buffer.truncate(PART_SIZE);
+                let part = std::mem::replace(&mut self.buffer, next);
+                self.send_part(part).await?;
+            }
         }
         Ok(())
     }
