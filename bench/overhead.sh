@@ -138,7 +138,7 @@ free_gib() {
 # The corpus, MinIO's data and clamd's temporary files (up to one 256 MiB stream per concurrent
 # scan) need several GiB. They go to /dev/shm when it has room, so that the figures show what
 # Filestore adds rather than this machine's disk: on the disk here MinIO spent about three times
-# the CPU per PutObject. BENCH_ON_DISK=1 puts them on the disk instead. The report says which.
+# the CPU per PutObject. BENCH_ON_DISK=1 puts them on the disk instead. The report names which.
 mkdir -p "$state" "$log_dir"
 if [[ ${BENCH_ON_DISK:-} != 1 && -d /dev/shm ]] && (($(free_gib /dev/shm) >= min_free_gib + 2)); then
     data=/dev/shm/filestore-bench

@@ -465,7 +465,7 @@ async fn upload_async(
 }
 
 #[tokio::test]
-async fn scanned_files_of_every_part_layout_read_back_whole() {
+async fn part_layouts_read_back_whole() {
     let uploader = Uploader::new(stack());
     // Around the size from which the copy is a multipart upload (1 MiB encrypted), and around
     // the part size (5 MiB encrypted): one request, one part, several parts with a short last.

@@ -30,8 +30,8 @@ pub async fn process<S: Scanner>(
     };
     // The first requests do not depend on each other, so they go out together: the object's
     // metadata, the ledger entry under the identity the event gives, and the data key for the
-    // encrypted copy. The key is wasted when the ledger already holds a verdict, which only
-    // redeliveries meet.
+    // encrypted copy. The key is wasted when the ledger already has a verdict, which happens
+    // only on redeliveries.
     let stores = disposition_for(app, &Verdict::Clean) == Disposition::Store;
     let event_identity = object.version_id.as_ref().or(object.etag.as_ref());
     let early_ledger_key =
@@ -156,9 +156,9 @@ pub async fn process<S: Scanner>(
             Ok(ledger::claim(app, &ledger_key, entry).await?)
         }
     };
-    // Whether the object is still the scanned content is asked at the same time. On an
-    // unversioned bucket this leaves a little more time for an overwrite to slip in before the
-    // delete; a versioned bucket pins the version and needs no check.
+    // The check that the object is still the scanned content runs at the same time. On an
+    // unversioned bucket this leaves a little more time for an overwrite before the delete. A
+    // versioned bucket pins the version and needs no check.
     let (committed, recorded, unchanged) = tokio::join!(
         commit,
         record_verdict,

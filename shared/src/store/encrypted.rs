@@ -116,12 +116,12 @@ impl EncryptedWriter {
     /// Sizes the first buffer for a file of about `plain_bytes` bytes, so it is allocated once
     /// instead of grown step by step.
     pub fn expect_size(&mut self, plain_bytes: u64) {
-        let wanted = usize::try_from(plain_bytes)
+        let capacity = usize::try_from(plain_bytes)
             .unwrap_or(usize::MAX)
             .saturating_add(plain_bytes as usize / 1024 + 1024)
             .min(PART_SIZE + PART_SLACK);
         self.buffer
-            .reserve(wanted.saturating_sub(self.buffer.len()));
+            .reserve(capacity.saturating_sub(self.buffer.len()));
     }
 
     /// Plaintext bytes received so far.
@@ -135,8 +135,8 @@ impl EncryptedWriter {
         for piece in data.chunks(PIECE) {
             self.encryptor.update(piece, &mut self.buffer)?;
             if self.buffer.len() >= PART_SIZE {
-                // Each part buffer is allocated once at its full size; the bytes past the part
-                // move to a new one instead of the buffer being split and grown again.
+                // Each part buffer is allocated once at its full size. The bytes past the part
+                // move to a new buffer, so no buffer is split and grown again.
                 let mut next = Vec::with_capacity(PART_SIZE + PART_SLACK);
                 next.extend_from_slice(&self.buffer[PART_SIZE..]);
                 self.buffer.truncate(PART_SIZE);
