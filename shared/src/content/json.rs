@@ -331,6 +331,7 @@ fn leading_run(bytes: &[u8], stays: impl Fn(u8) -> bool) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::super::assert_same_at_every_split;
     use super::*;
 
     fn check(text: &[u8]) -> Result<(), JsonError> {
@@ -356,6 +357,15 @@ mod tests {
         }
     }
 
+    /// Asserts that each document is rejected at the given offset and byte.
+    fn assert_unexpected_at(cases: &[(&[u8], u64, u8)]) {
+        for &(document, offset, byte) in cases {
+            let printable = String::from_utf8_lossy(document);
+            let expected = JsonError::Unexpected { offset, byte };
+            assert_eq!(check(document), Err(expected), "{printable}");
+        }
+    }
+
     #[test]
     fn invalid_documents_name_the_offset() {
         let cases: &[(&[u8], u64, u8)] = &[
@@ -369,11 +379,7 @@ mod tests {
             (b"[1}", 2, b'}'),
             (b"{1: 2}", 1, b'1'),
         ];
-        for &(document, offset, byte) in cases {
-            let printable = String::from_utf8_lossy(document);
-            let expected = JsonError::Unexpected { offset, byte };
-            assert_eq!(check(document), Err(expected), "{printable}");
-        }
+        assert_unexpected_at(cases);
     }
 
     #[test]
@@ -415,18 +421,11 @@ mod tests {
             b"[1, 2",
         ];
         for document in documents {
-            let printable = String::from_utf8_lossy(document);
-            let whole = check(document);
-            let mut json = JsonCheck::default();
-            document.chunks(1).for_each(|chunk| json.update(chunk));
-            assert_eq!(json.finish(), whole, "{printable} in 1-byte pieces");
-            for split in 0..=document.len() {
-                let (front, back) = document.split_at(split);
+            assert_same_at_every_split(document, &check(document), |pieces| {
                 let mut json = JsonCheck::default();
-                json.update(front);
-                json.update(back);
-                assert_eq!(json.finish(), whole, "{printable} split at {split}");
-            }
+                pieces.iter().for_each(|piece| json.update(piece));
+                json.finish()
+            });
         }
     }
 
@@ -439,11 +438,7 @@ mod tests {
             (b"  \xEF\xBB\xBF{}", 2, b'\xEF'),
             (b"{\"a\"    x", 8, b'x'),
         ];
-        for &(document, offset, byte) in cases {
-            let printable = String::from_utf8_lossy(document);
-            let expected = JsonError::Unexpected { offset, byte };
-            assert_eq!(check(document), Err(expected), "{printable}");
-        }
+        assert_unexpected_at(cases);
     }
 
     #[test]

@@ -348,6 +348,7 @@ fn is_name_byte(byte: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::assert_same_at_every_split;
     use super::ActiveContent::*;
     use super::*;
 
@@ -363,18 +364,9 @@ mod tests {
     /// Asserts that the bytes give `expected`, and the same findings whether fed whole, in
     /// 1-byte pieces or split in two at any offset.
     fn assert_found_at_every_split(bytes: &[u8], expected: Option<ActiveContent>) {
-        let printable = String::from_utf8_lossy(bytes);
         let whole = scan([bytes]);
-        assert_eq!(whole.0, expected, "{printable:?}");
-        assert_eq!(
-            scan(bytes.chunks(1)),
-            whole,
-            "{printable:?} in 1-byte pieces"
-        );
-        for split in 0..=bytes.len() {
-            let (front, back) = bytes.split_at(split);
-            assert_eq!(scan([front, back]), whole, "{printable:?} split at {split}");
-        }
+        assert_eq!(whole.0, expected, "{:?}", String::from_utf8_lossy(bytes));
+        assert_same_at_every_split(bytes, &whole, |pieces| scan(pieces.iter().copied()));
     }
 
     #[test]

@@ -61,6 +61,27 @@ pub const TEXT: &str = "text/plain";
 /// MIME type reported when nothing else matches.
 pub const UNKNOWN: &str = "application/octet-stream";
 
+/// Asserts that `run` returns `expected` for the bytes fed whole, in 1-byte pieces and split in
+/// two at every offset.
+#[cfg(test)]
+fn assert_same_at_every_split<T: PartialEq + std::fmt::Debug>(
+    bytes: &[u8],
+    expected: &T,
+    run: impl Fn(&[&[u8]]) -> T,
+) {
+    let printable = String::from_utf8_lossy(bytes);
+    assert_eq!(&run(&[bytes]), expected, "{printable:?}");
+
+    let pieces: Vec<&[u8]> = bytes.chunks(1).collect();
+    assert_eq!(&run(&pieces), expected, "{printable:?} in 1-byte pieces");
+
+    for split in 0..=bytes.len() {
+        let (front, back) = bytes.split_at(split);
+        let found = run(&[front, back]);
+        assert_eq!(&found, expected, "{printable:?} split at {split}");
+    }
+}
+
 /// Result of comparing declared and detected content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContentCheck {

@@ -156,6 +156,7 @@ impl OleScan {
 
 #[cfg(test)]
 mod tests {
+    use super::super::assert_same_at_every_split;
     use super::*;
 
     fn utf16(text: &str) -> Vec<u8> {
@@ -205,20 +206,7 @@ mod tests {
             ),
         ];
         for (bytes, expected) in cases {
-            assert_eq!(scan([bytes.as_slice()]), *expected, "{bytes:x?}");
-            assert_eq!(
-                scan(bytes.chunks(1)),
-                *expected,
-                "{bytes:x?} in 1-byte pieces"
-            );
-            for split in 0..=bytes.len() {
-                let (front, back) = bytes.split_at(split);
-                assert_eq!(
-                    scan([front, back]),
-                    *expected,
-                    "{bytes:x?} split at {split}"
-                );
-            }
+            assert_same_at_every_split(bytes, expected, |pieces| scan(pieces.iter().copied()));
         }
     }
 

@@ -110,6 +110,7 @@ pub fn has_eof_marker(tail: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::assert_same_at_every_split;
     use super::*;
 
     fn encrypted<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> bool {
@@ -134,18 +135,9 @@ mod tests {
             (b"#", false),
         ];
         for &(bytes, expected) in cases {
-            let printable = String::from_utf8_lossy(bytes);
-            assert_eq!(encrypted([bytes]), expected, "{printable:?}");
-            assert_eq!(
-                encrypted(bytes.chunks(1)),
-                expected,
-                "{printable:?} in 1-byte pieces"
-            );
-            for split in 0..=bytes.len() {
-                let (front, back) = bytes.split_at(split);
-                let found = encrypted([front, back]);
-                assert_eq!(found, expected, "{printable:?} split at {split}");
-            }
+            assert_same_at_every_split(bytes, &expected, |pieces| {
+                encrypted(pieces.iter().copied())
+            });
         }
     }
 }
